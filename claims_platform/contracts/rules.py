@@ -1,0 +1,88 @@
+"""Row-level validation rules named by the contracts (CONTRACT §3, domain rules).
+
+Pure Python with no Spark import: the silver job ships these to its executors, and the simulator
+and tests use the same definitions. A failed rule is a reject with the rule's name, never a crash.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from typing import Any
+
+_ICD10CM = re.compile(r"^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$")
+_CPT = re.compile(r"^[0-9]{4}[0-9FTU]$")
+_HCPCS = re.compile(r"^[A-V][0-9]{4}$")
+_POS = re.compile(r"^[0-9]{2}$")
+_REVENUE = re.compile(r"^[0-9]{4}$")
+
+
+def luhn_check_digit(digits: str) -> int:
+    """Luhn check digit for a string of digits (the check digit itself not included)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return (10 - total % 10) % 10
+
+
+def npi_is_valid(npi: str) -> bool:
+    """10 digits whose last digit is the Luhn check digit of '80840' + the first nine."""
+    return (
+        len(npi) == 10
+        and npi.isascii()
+        and npi.isdigit()
+        and luhn_check_digit("80840" + npi[:9]) == int(npi[9])
+    )
+
+
+COLUMN_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "npi": ("NPI must be 10 digits with a valid check digit", lambda v: npi_is_valid(str(v))),
+    "icd10cm": (
+        "ICD-10-CM code must match ^[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}$",
+        lambda v: bool(_ICD10CM.match(str(v))),
+    ),
+    "cpt_hcpcs": (
+        "procedure code must be a CPT (^[0-9]{4}[0-9FTU]$) or HCPCS (^[A-V][0-9]{4}$) code",
+        lambda v: bool(_CPT.match(str(v)) or _HCPCS.match(str(v))),
+    ),
+    "place_of_service": (
+        "place of service must be two digits",
+        lambda v: bool(_POS.match(str(v))),
+    ),
+    "revenue_code": ("revenue code must be four digits", lambda v: bool(_REVENUE.match(str(v)))),
+}
+
+
+def _all_present(row: Mapping[str, Any], names: tuple[str, ...]) -> bool:
+    return all(row.get(n) is not None for n in names)
+
+
+_BALANCE = ("ALLOWED_AMT", "PAID_AMT", "DEDUCTIBLE_AMT", "COPAY_AMT", "COINSURANCE_AMT")
+
+
+def _line_balance(row: Mapping[str, Any]) -> bool:
+    if not _all_present(row, _BALANCE):
+        return True
+    allowed, *parts = (Decimal(row[n]) for n in _BALANCE)
+    return allowed == sum(parts, Decimal(0))
+
+
+def _billed_covers_allowed(row: Mapping[str, Any]) -> bool:
+    if not _all_present(row, ("BILLED_AMT", "ALLOWED_AMT")):
+        return True
+    return Decimal(row["BILLED_AMT"]) >= Decimal(row["ALLOWED_AMT"])
+
+
+ROW_RULES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bool]]] = {
+    "line_balance": (
+        "ALLOWED_AMT must equal PAID_AMT + DEDUCTIBLE_AMT + COPAY_AMT + COINSURANCE_AMT",
+        _line_balance,
+    ),
+    "billed_covers_allowed": ("BILLED_AMT must be at least ALLOWED_AMT", _billed_covers_allowed),
+}
