@@ -1,0 +1,116 @@
+"""The landing sensor: new DMS files → a batched run request for their bronze and silver assets.
+
+The cursor is a watermark plus the paths seen inside a look-back window before it, so files with
+equal modification times, or files that become visible late (written, then renamed into place),
+are still picked up and never requested twice. Exactly-once does not rest on the sensor: the
+silver job loads only files the ledger has not seen, so a duplicate request is a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from claims_platform.bronze.assets import bronze_key
+from claims_platform.bronze.landing import LandedFile
+from claims_platform.contracts import TableContract, load_contracts
+from claims_platform.resources import PlatformResource
+
+LOOKBACK = dt.timedelta(minutes=10)
+MAX_FILES_PER_TICK = 2000
+
+
+@dataclass
+class LandingCursor:
+    watermark: dt.datetime | None = None
+    recent: dict[str, str] = field(default_factory=dict)  # path → modified_at, inside LOOKBACK
+
+    @classmethod
+    def load(cls, raw: str | None) -> LandingCursor:
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        wm = data.get("watermark")
+        return cls(dt.datetime.fromisoformat(wm) if wm else None, dict(data.get("recent", {})))
+
+    def dump(self) -> str:
+        return json.dumps(
+            {
+                "watermark": self.watermark.isoformat() if self.watermark else None,
+                "recent": self.recent,
+            },
+            sort_keys=True,
+        )
+
+    def new_files(self, listed: Iterable[LandedFile]) -> list[LandedFile]:
+        """Files not seen before, oldest first."""
+        floor = self.watermark - LOOKBACK if self.watermark else None
+        fresh = [
+            f
+            for f in listed
+            if f.path not in self.recent and (floor is None or f.modified_at >= floor)
+        ]
+        return sorted(fresh, key=lambda f: (f.modified_at, f.path))
+
+    def advance(self, taken: list[LandedFile]) -> None:
+        if not taken:
+            return
+        newest = max(f.modified_at for f in taken)
+        self.watermark = max(self.watermark, newest) if self.watermark else newest
+        self.recent.update({f.path: f.modified_at.isoformat() for f in taken})
+        floor = self.watermark - LOOKBACK
+        self.recent = {
+            p: t for p, t in self.recent.items() if dt.datetime.fromisoformat(t) >= floor
+        }
+
+
+def build_landing_sensor(
+    silver_keys_by_table: dict[str, list[dg.AssetKey]],
+    contracts: dict[str, TableContract] | None = None,
+    *,
+    default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+) -> dg.SensorDefinition:
+    contracts = contracts or load_contracts()
+
+    @dg.sensor(
+        name="landing_zone_sensor",
+        description="Requests bronze + silver for the tables that received new DMS files.",
+        minimum_interval_seconds=15,
+        default_status=default_status,
+        asset_selection=dg.AssetSelection.assets(
+            *(bronze_key(c) for c in contracts.values()),
+            *(k for keys in silver_keys_by_table.values() for k in keys),
+        ),
+    )
+    def landing_zone_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
+        cursor = LandingCursor.load(context.cursor)
+        listed = [f for f in platform.landing().list_files() if f.file.table in contracts]
+        taken = cursor.new_files(listed)[:MAX_FILES_PER_TICK]
+        if not taken:
+            return dg.SkipReason(f"no new files among {len(listed)} landed")
+        tables = sorted({f.file.table for f in taken})
+        selection = [bronze_key(contracts[t]) for t in tables]
+        for t in tables:
+            selection.extend(silver_keys_by_table[t])
+        run_key = hashlib.sha1("\n".join(sorted(f.path for f in taken)).encode()).hexdigest()
+        cursor.advance(taken)
+        return dg.SensorResult(
+            run_requests=[
+                dg.RunRequest(
+                    run_key=run_key,
+                    asset_selection=selection,
+                    tags={
+                        "claims/trigger": "landing_zone_sensor",
+                        "claims/new_files": str(len(taken)),
+                    },
+                )
+            ],
+            cursor=cursor.dump(),
+        )
+
+    return landing_zone_sensor

@@ -1,0 +1,62 @@
+"""The one place that assembles assets, checks, sensors, jobs and resources."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+
+from claims_platform.bronze.assets import build_bronze_assets, source_specs
+from claims_platform.bronze.sensor import build_landing_sensor
+from claims_platform.contracts import load_contracts
+from claims_platform.gold.assets import gold_dbt_models
+from claims_platform.gold.project import dbt_project
+from claims_platform.resources import LocalSparkSilverRunner, PlatformResource
+from claims_platform.silver.assets import REJECTS_KEY, build_silver_assets, silver_key
+from claims_platform.silver.schema import child_tables
+
+contracts = load_contracts()
+
+silver_keys_by_table = {
+    c.name: [
+        silver_key(c.silver_table),
+        *(silver_key(ch.name) for ch in child_tables(c)),
+        REJECTS_KEY,
+    ]
+    for c in contracts.values()
+}
+
+all_asset_checks_job = dg.define_asset_job(
+    "all_asset_checks",
+    selection=dg.AssetSelection.all_asset_checks(),
+    description="Runs every asset check (dbt tests and data-quality checks) without materialising.",
+)
+
+gold_automation = dg.AutomationConditionSensorDefinition(
+    "gold_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=30,
+    description="Builds gold models eagerly once the silver tables they read have new changes.",
+)
+
+defs = dg.Definitions(
+    assets=[
+        *source_specs(contracts),
+        build_bronze_assets(contracts),
+        build_silver_assets(contracts),
+        gold_dbt_models,
+    ],
+    jobs=[all_asset_checks_job],
+    sensors=[build_landing_sensor(silver_keys_by_table, contracts), gold_automation],
+    resources={
+        "platform": PlatformResource(),
+        "silver_runner": LocalSparkSilverRunner(),
+        # The dbt beside this interpreter, so the venv need not be activated.
+        "dbt": DbtCliResource(
+            project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")
+        ),
+    },
+)

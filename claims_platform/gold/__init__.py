@@ -1,0 +1,1 @@
+"""Gold: the dbt project (staging → intermediate → marts) as Dagster assets."""

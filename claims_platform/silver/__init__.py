@@ -1,0 +1,1 @@
+"""Silver: the Glue-compatible PySpark job and the append-only change tables it feeds."""

@@ -1,0 +1,203 @@
+"""Committing a finished silver batch into the warehouse, together with its ledger rows.
+
+One DuckDB transaction per batch: the batch's change rows, children, rejects and the ledger
+entries of its files become visible together or not at all (DESIGN principle 4). A file already in
+the ledger is never loaded twice: the check runs inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from filelock import FileLock
+
+from claims_platform.contracts import TableContract, load_contracts
+from claims_platform.dms.values import parse_timestamp
+from claims_platform.silver.job import FILES_MANIFEST
+from claims_platform.silver.schema import (
+    LEDGER_SCHEMA,
+    LEDGER_TABLE,
+    SilverTable,
+    all_silver_tables,
+    duckdb_type,
+    ledger_columns,
+)
+
+SILVER_SCHEMA = "silver"
+BATCHES_TABLE = "batches"
+
+
+class BatchConflict(RuntimeError):
+    """Another batch committed some of these files first; nothing of this batch was written."""
+
+
+@contextmanager
+def warehouse_lock(lock_path: Path, timeout_s: float = 3600) -> Iterator[None]:
+    """Serialise writers of the single-writer DuckDB file across processes (runs, CLI, tests)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_path), timeout=timeout_s):
+        yield
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _ensure_table(con: duckdb.DuckDBPyConnection, schema: str, table: SilverTable | Any) -> None:
+    name, columns = table.name, table.columns
+    cols = ", ".join(f"{_ident(n)} {duckdb_type(t)}" for n, t in columns)
+    con.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{_ident(name)} ({cols})")
+    existing = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, name],
+        ).fetchall()
+    }
+    # A column added to a contract (source DDL) appears on the table; earlier rows read NULL.
+    for n, t in columns:
+        if n not in existing:
+            con.execute(
+                f"ALTER TABLE {schema}.{_ident(name)} ADD COLUMN {_ident(n)} {duckdb_type(t)}"
+            )
+
+
+@dataclass(frozen=True)
+class _Table:
+    name: str
+    columns: tuple[tuple[str, str], ...]
+
+
+def ensure_warehouse(
+    con: duckdb.DuckDBPyConnection, contracts: dict[str, TableContract] | None = None
+) -> None:
+    """Create the silver and audit schemas and tables the contracts describe (idempotent)."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {SILVER_SCHEMA}")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {LEDGER_SCHEMA}")
+    for table in all_silver_tables(contracts or load_contracts()):
+        _ensure_table(con, SILVER_SCHEMA, table)
+    _ensure_table(con, LEDGER_SCHEMA, _Table(LEDGER_TABLE, ledger_columns()))
+    _ensure_table(
+        con,
+        LEDGER_SCHEMA,
+        _Table(
+            BATCHES_TABLE,
+            (
+                ("_batch_id", "string"),
+                ("committed_at", "timestamp"),
+                ("files", "integer"),
+                ("quarantined_files", "integer"),
+                ("rows_loaded", "integer"),
+                ("rows_rejected", "integer"),
+            ),
+        ),
+    )
+
+
+def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(path), read_only=read_only)
+
+
+@dataclass(frozen=True)
+class CommitSummary:
+    batch_id: str
+    files: int
+    quarantined: list[dict[str, Any]]
+    rows_by_table: dict[str, int]
+
+
+def commit_batch(
+    con: duckdb.DuckDBPyConnection,
+    output_dir: Path,
+    landed_at: dict[str, dt.datetime | None],
+    contracts: dict[str, TableContract] | None = None,
+) -> CommitSummary:
+    """Load one batch's output and its ledger rows in a single transaction."""
+    contracts = contracts or load_contracts()
+    ensure_warehouse(con, contracts)
+    manifest = json.loads((output_dir / FILES_MANIFEST).read_text(encoding="utf-8"))
+    batch_id = manifest["batch_id"]
+    files = manifest["files"]
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    ledger_names = [n for n, _ in ledger_columns()]
+    ts_cols = {n for n, t in ledger_columns() if t == "timestamp"}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        paths = [f["path"] for f in files]
+        if paths:
+            clash = con.execute(
+                f"SELECT count(*) FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} WHERE path IN "
+                "(SELECT unnest(?::VARCHAR[]))",
+                [paths],
+            ).fetchone()[0]
+            if clash:
+                raise BatchConflict(
+                    f"batch {batch_id}: {clash} of its files were committed by another batch"
+                )
+        rows: dict[str, int] = {}
+        for table in all_silver_tables(contracts):
+            parts = sorted(glob.glob(str(output_dir / table.name / "*.parquet")))
+            if not parts:
+                continue
+            rows[table.name] = con.execute(
+                f"INSERT INTO {SILVER_SCHEMA}.{_ident(table.name)} BY NAME "
+                "SELECT * FROM read_parquet(?)",
+                [parts],
+            ).fetchone()[0]
+        ledger_rows = []
+        for f in files:
+            row = {
+                **f,
+                "landed_at": landed_at.get(f["path"]),
+                "_batch_id": batch_id,
+                "processed_at": now,
+            }
+            ledger_rows.append(
+                [
+                    parse_timestamp(row[n]) if n in ts_cols and isinstance(row[n], str) else row[n]
+                    for n in ledger_names
+                ]
+            )
+        if ledger_rows:
+            placeholders = ", ".join("?" for _ in ledger_names)
+            con.executemany(
+                f"INSERT INTO {LEDGER_SCHEMA}.{LEDGER_TABLE} ({', '.join(ledger_names)}) "
+                f"VALUES ({placeholders})",
+                ledger_rows,
+            )
+        quarantined = [f for f in files if f["status"] == "quarantined"]
+        con.execute(
+            f"INSERT INTO {LEDGER_SCHEMA}.{BATCHES_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
+            [
+                batch_id,
+                now,
+                len(files),
+                len(quarantined),
+                sum(int(f["rows_loaded"]) for f in files),
+                sum(int(f["rows_rejected"]) for f in files),
+            ],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return CommitSummary(
+        batch_id=batch_id, files=len(files), quarantined=quarantined, rows_by_table=rows
+    )
+
+
+def processed_paths(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """Every landed path the ledger holds (processed or quarantined)."""
+    return {
+        r[0] for r in con.execute(f"SELECT path FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}").fetchall()
+    }
