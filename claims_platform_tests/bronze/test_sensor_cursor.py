@@ -60,7 +60,7 @@ def test_local_landing_lists_only_dms_files(tmp_path):
     ).write_text("x")
     (tmp_path / "CLAIMS" / "MEMBER" / "notes.txt").write_text("x")
     (tmp_path / "CLAIMS" / "MEMBER" / ".20240102-100000001.csv.tmp").write_text("x")
-    paths = [f.path for f in LocalLanding(tmp_path).list_files()]
+    paths = sorted(f.path for f in LocalLanding(tmp_path).list_files())
     assert paths == [
         "CLAIMS/MEMBER/2024/01/02/20240102-100000000.csv.gz",
         "CLAIMS/MEMBER/LOAD00000001.csv",
