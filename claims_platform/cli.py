@@ -1,7 +1,7 @@
 """`claims-platform`: the command line of the platform.
 
-    claims-platform simulate --out <landing> [--seed N] [--members N] [--days N] [--format F]
-    claims-platform ledger            # what the file ledger holds, per table and status
+claims-platform simulate --out <landing> [--seed N] [--members N] [--days N] [--format F]
+claims-platform ledger            # what the file ledger holds, per table and status
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@ from dagster_dbt import DbtCliResource
 from claims_platform.bronze.assets import build_bronze_assets, source_specs
 from claims_platform.bronze.sensor import build_landing_sensor
 from claims_platform.contracts import load_contracts
-from claims_platform.gold.assets import gold_dbt_models
+from claims_platform.gold.assets import gold_dbt_models, translator
+from claims_platform.gold.exposures import exposure_specs
 from claims_platform.gold.project import dbt_project
 from claims_platform.resources import LocalSparkSilverRunner, PlatformResource
 from claims_platform.silver.assets import REJECTS_KEY, build_silver_assets, silver_key
@@ -48,6 +49,7 @@ defs = dg.Definitions(
         build_bronze_assets(contracts),
         build_silver_assets(contracts),
         gold_dbt_models,
+        *exposure_specs(dbt_project.manifest_path, translator, dbt_project),
     ],
     jobs=[all_asset_checks_job],
     sensors=[build_landing_sensor(silver_keys_by_table, contracts), gold_automation],

@@ -1,7 +1,5 @@
 """Oracle source tables (external) and the bronze landing-zone assets, generated from contracts."""
 
-from __future__ import annotations
-
 from collections import defaultdict
 
 import dagster as dg

@@ -6,8 +6,6 @@ are still picked up and never requested twice. Exactly-once does not rest on the
 silver job loads only files the ledger has not seen, so a duplicate request is a no-op.
 """
 
-from __future__ import annotations
-
 import datetime as dt
 import hashlib
 import json
@@ -31,7 +29,7 @@ class LandingCursor:
     recent: dict[str, str] = field(default_factory=dict)  # path → modified_at, inside LOOKBACK
 
     @classmethod
-    def load(cls, raw: str | None) -> LandingCursor:
+    def load(cls, raw: str | None) -> "LandingCursor":
         if not raw:
             return cls()
         data = json.loads(raw)

@@ -1,7 +1,5 @@
 """dbt models, tests and exposures as Dagster assets and checks."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -36,12 +34,6 @@ class ClaimsDbtTranslator(DagsterDbtTranslator):
         if resource_type == "source":
             # dbt source `silver.<table>` is the silver asset the Spark job writes.
             return spec.replace_attributes(key=dg.AssetKey(["silver", props["name"]]))
-        if resource_type == "exposure":
-            return spec.replace_attributes(
-                key=dg.AssetKey(["bi", props["name"]]),
-                group_name=MARTS_GROUP,
-                kinds={"dashboard", props.get("type") or "dashboard"},
-            )
         if resource_type not in ("model", "seed", "snapshot"):
             return spec
         layer = props.get("fqn", ["", ""])[1] if len(props.get("fqn", [])) > 2 else "marts"

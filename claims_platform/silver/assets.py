@@ -1,7 +1,5 @@
 """Silver assets: one per contract table (+ flattened children, + rejects), built by the job."""
 
-from __future__ import annotations
-
 import datetime as dt
 
 import dagster as dg
