@@ -1,0 +1,42 @@
+import dagster as dg
+
+from claims_platform.definitions import defs
+
+
+def _write(root, rel, text="x"):
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+
+
+def test_sensor_requests_bronze_and_silver_for_tables_with_new_files(platform_env):
+    landing = platform_env / "landing"
+    _write(landing, "CLAIMS/MEMBER/LOAD00000001.csv")
+    _write(landing, "CLAIMS/CLAIM/2024/01/02/20240102-100000000.csv.gz")
+    _write(landing, "CLAIMS/UNKNOWN_TABLE/20240102-100000000.csv")
+    sensor = defs.resolve_sensor_def("landing_zone_sensor")
+    with dg.instance_for_test() as instance:
+        ctx = dg.build_sensor_context(instance=instance, resources=defs.resources)
+        result = sensor(ctx)
+        assert isinstance(result, dg.SensorResult)
+        (request,) = result.run_requests
+        keys = {k.to_user_string() for k in request.asset_selection}
+        assert {"bronze/member", "silver/member", "bronze/claim", "silver/claim"} <= keys
+        assert {"silver/claim_diagnosis", "silver/rejects"} <= keys
+        assert not any("enrollment" in k for k in keys)
+
+        # Restarted sensor, same landing: nothing new, nothing requested twice.
+        ctx2 = dg.build_sensor_context(
+            instance=instance, resources=defs.resources, cursor=result.cursor
+        )
+        again = sensor(ctx2)
+        assert isinstance(again, dg.SkipReason)
+
+        _write(landing, "CLAIMS/MEMBER/20240102-100000001.csv")
+        ctx3 = dg.build_sensor_context(
+            instance=instance, resources=defs.resources, cursor=result.cursor
+        )
+        third = sensor(ctx3)
+        (req3,) = third.run_requests
+        assert {k.to_user_string() for k in req3.asset_selection} >= {"silver/member"}
+        assert req3.run_key != request.run_key
