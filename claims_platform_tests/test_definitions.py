@@ -72,7 +72,9 @@ def test_every_asset_has_a_description_owner_group_and_kind():
 def test_silver_column_schema_carries_phi_tags():
     from claims_platform.definitions import defs
 
-    spec = defs.resolve_assets_def(dg.AssetKey(["silver", "member"])).specs_by_key[dg.AssetKey(["silver", "member"])]
+    spec = defs.resolve_assets_def(dg.AssetKey(["silver", "member"])).specs_by_key[
+        dg.AssetKey(["silver", "member"])
+    ]
     columns = {c.name: c for c in spec.metadata["dagster/column_schema"].columns}
     assert columns["first_name"].tags == {"phi": "P"}
     assert columns["ssn_token"].tags == {"phi": "token"}
