@@ -67,9 +67,12 @@ FILE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("last_change_at", "timestamp"),
     ("status", "string"),
     ("reason", "string"),
+    ("extra_columns", "string"),
 )
 
 _OPS = frozenset({"I", "U", "D"})
+_DMS_COLUMNS = frozenset({"OP", "DMS_TIMESTAMP", "AR_H_CHANGE_SEQ"})
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_$#]{0,127}$")
 _SEQ = re.compile(r"^[0-9]{1,38}$")
 
 
@@ -87,8 +90,11 @@ class ParsedFile:
     row_count: int = 0
     first_change_at: dt.datetime | None = None
     last_change_at: dt.datetime | None = None
+    # Each row: metadata + contract columns, then a dict of columns the contract does not know
+    # yet (added at the source by DDL; text values), or None.
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     rejects: list[tuple[Any, ...]] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
 
     def ledger_row(self) -> tuple[Any, ...]:
         return (
@@ -106,6 +112,7 @@ class ParsedFile:
             self.last_change_at,
             self.status,
             self.reason,
+            ",".join(self.extra_columns) or None,
         )
 
 
@@ -272,6 +279,12 @@ def _type_rows(
         if k not in position:
             raise Quarantine(f"key column {k} is missing from the file")
     plans = [_ColumnPlan(c, position.get(c.name), converter(c.type)) for c in contract.columns]
+    known = set(contract.column_names) | _DMS_COLUMNS
+    extras = [(n.lower(), i) for i, n in enumerate(names) if n not in known]
+    for name, _ in extras:
+        if not _IDENTIFIER.match(name):
+            raise Quarantine("a column added at the source has a name that is not an identifier")
+    parsed.extra_columns = [n for n, _ in extras]
     data = [table.column(i).to_pylist() for i in range(table.num_columns)]
     n = table.num_rows
     parsed.row_count = n
@@ -342,10 +355,12 @@ def _type_rows(
             if c.tokenize:
                 v = tokenize(None if v is None else str(v), key)
             silver_values.append(v)
+        extra = {n: _text(data[j][i]) for n, j in extras if data[j][i] is not None} or None
         change_id = hashlib.md5(
             json.dumps(
-                [op, canonical(ts), seq, [canonical(v) for v in silver_values]],
+                [op, canonical(ts), seq, [canonical(v) for v in silver_values], extra],
                 separators=(",", ":"),
+                sort_keys=True,
             ).encode("utf-8")
         ).hexdigest()
         parsed.rows.append(
@@ -361,6 +376,7 @@ def _type_rows(
                 batch_id,
                 loaded_at,
                 *silver_values,
+                extra,
             )
         )
     parsed.first_change_at, parsed.last_change_at = first, last
@@ -389,6 +405,12 @@ def _domain_problem(
         if not ok(values):
             return name, text
     return None
+
+
+def _text(v: Any) -> str:
+    """Text of a value in a column the contract does not type yet."""
+    c = canonical(v)
+    return c if isinstance(c, str) else json.dumps(c)
 
 
 def _raw_record(names: list[str], data: list[list[Any]], i: int) -> str:

@@ -108,6 +108,24 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=read_only)
 
 
+def _add_new_source_columns(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]) -> None:
+    """A column added at the source joins the silver table; earlier rows read NULL."""
+    incoming = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [parts]).fetchall()
+    existing = {
+        r[0]
+        for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = ? AND table_name = ?",
+            [SILVER_SCHEMA, table],
+        ).fetchall()
+    }
+    for name, *_ in incoming:
+        if name not in existing:
+            con.execute(
+                f"ALTER TABLE {SILVER_SCHEMA}.{_ident(table)} ADD COLUMN {_ident(name)} VARCHAR"
+            )
+
+
 @dataclass(frozen=True)
 class CommitSummary:
     batch_id: str
@@ -149,6 +167,7 @@ def commit_batch(
             parts = sorted(glob.glob(str(output_dir / table.name / "*.parquet")))
             if not parts:
                 continue
+            _add_new_source_columns(con, table.name, parts)
             rows[table.name] = con.execute(
                 f"INSERT INTO {SILVER_SCHEMA}.{_ident(table.name)} BY NAME "
                 "SELECT * FROM read_parquet(?)",

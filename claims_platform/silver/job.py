@@ -91,6 +91,11 @@ def _parse_task(
         yield "rejects", rej
 
 
+def _with_extras(row: tuple[Any, ...], names: tuple[str, ...]) -> tuple[Any, ...]:
+    extra = row[-1] or {}
+    return (*row[:-1], *(extra.get(n) for n in names))
+
+
 def run_batch(
     spark: Any,
     manifest: BatchManifest,
@@ -140,8 +145,17 @@ def run_batch(
 
         for table_name, contract in present.items():
             layout = change_table(contract)
-            rows = records.filter(lambda r, t=table_name: r[0] == t).map(lambda r: r[1])
-            df = spark.createDataFrame(rows, spark_struct(layout.columns))
+            # Columns added at the source (DDL) ride along as text until a contract types them.
+            extras: list[str] = []
+            for f in sorted(files, key=lambda f: f["path"]):
+                if f["table_name"] == contract.name and f["extra_columns"]:
+                    extras += [n for n in f["extra_columns"].split(",") if n not in extras]
+            rows = records.filter(lambda r, t=table_name: r[0] == t).map(
+                lambda r, names=tuple(extras): _with_extras(r[1], names)
+            )
+            df = spark.createDataFrame(
+                rows, spark_struct([*layout.columns, *((n, "string") for n in extras)])
+            )
             if contract.nested_columns:
                 df = df.persist()
             counts[table_name] = sum(

@@ -53,7 +53,9 @@ def test_csv_quoting_nulls_and_empty_strings():
     names = ["_change_id", "_op", "_dms_timestamp", "_change_seq", "_is_full_load"]
     names += ["_source_file", "_source_file_name", "_row_number", "_batch_id", "_loaded_at"]
     names += [c.silver_name for c in MEMBER.columns]
+    names += ["_extra"]
     ins, dele = dict(zip(names, ins, strict=True)), dict(zip(names, dele, strict=True))
+    assert ins["_extra"] is None and p.extra_columns == []
     assert ins["first_name"] == 'Smith, "Jo"'
     assert ins["last_name"] == ""  # quoted empty string is a value, not NULL
     assert ins["address_line1"] == "1 Main\nSt"
@@ -258,3 +260,17 @@ def test_real_dms_parquet_file_is_read():
     assert first[10:14] == (1, 1298498081, Decimal("1427131847.59"), Decimal("47632969758.5400"))
     assert first[15] == dt.datetime(2021, 10, 31, 15, 34, 12, 458000)
     assert [r[10] for r in p.rows] == list(range(1, 11))
+
+
+def test_a_column_added_at_the_source_rides_along_as_text():
+    header = HEADER + ",PREFERRED_LANGUAGE"
+    old = parse(csv_bytes(ROW_I))
+    new = parse(csv_bytes(ROW_I + ",spa", ROW_I + ",", header=header))
+    assert new.status == "processed", new.reason
+    assert new.extra_columns == ["preferred_language"]
+    assert new.rows[0][-1] == {"preferred_language": "spa"}
+    # NULL in the new column: the same change as before the column existed.
+    assert new.rows[1][-1] is None
+    assert new.rows[1][0] == old.rows[0][0]
+    assert new.rows[0][0] != old.rows[0][0]
+    assert new.ledger_row()[-1] == "preferred_language"
