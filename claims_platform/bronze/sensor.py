@@ -20,6 +20,13 @@ from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.resources import PlatformResource
 
 LOOKBACK = dt.timedelta(minutes=10)
+TRIGGER_TAG = "claims/trigger"
+_ACTIVE = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
 MAX_FILES_PER_TICK = 2000
 
 
@@ -86,6 +93,14 @@ def build_landing_sensor(
         ),
     )
     def landing_zone_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
+        # One landing batch at a time: files that land meanwhile join the next, larger batch
+        # instead of queueing a run each (the silver step loads every unprocessed file anyway).
+        active = context.instance.get_run_records(
+            filters=dg.RunsFilter(statuses=_ACTIVE, tags={TRIGGER_TAG: "landing_zone_sensor"}),
+            limit=1,
+        )
+        if active:
+            return dg.SkipReason(f"run {active[0].dagster_run.run_id} is still loading a batch")
         cursor = LandingCursor.load(context.cursor)
         listed = [f for f in platform.landing().list_files() if f.file.table in contracts]
         taken = cursor.new_files(listed)[:MAX_FILES_PER_TICK]
@@ -103,7 +118,7 @@ def build_landing_sensor(
                     run_key=run_key,
                     asset_selection=selection,
                     tags={
-                        "claims/trigger": "landing_zone_sensor",
+                        TRIGGER_TAG: "landing_zone_sensor",
                         "claims/new_files": str(len(taken)),
                     },
                 )

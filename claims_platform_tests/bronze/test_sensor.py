@@ -40,3 +40,25 @@ def test_sensor_requests_bronze_and_silver_for_tables_with_new_files(platform_en
         (req3,) = third.run_requests
         assert {k.to_user_string() for k in req3.asset_selection} >= {"silver/member"}
         assert req3.run_key != request.run_key
+
+
+def test_sensor_waits_while_a_landing_batch_is_still_running(platform_env):
+    _write(platform_env / "landing", "CLAIMS/MEMBER/LOAD00000001.csv")
+    sensor = defs.resolve_sensor_def("landing_zone_sensor")
+    with dg.instance_for_test() as instance:
+        instance.add_run(
+            dg.DagsterRun(
+                job_name="__ASSET_JOB",
+                run_id="0" * 36,
+                status=dg.DagsterRunStatus.STARTED,
+                tags={"claims/trigger": "landing_zone_sensor"},
+            )
+        )
+        ctx = dg.build_sensor_context(instance=instance, resources=defs.resources)
+        skipped = sensor(ctx)
+        assert isinstance(skipped, dg.SkipReason)
+        assert "still loading" in skipped.skip_message
+        # The cursor did not move: the file is requested once the batch is done.
+        instance.report_run_canceled(instance.get_run_by_id("0" * 36))
+        ctx2 = dg.build_sensor_context(instance=instance, resources=defs.resources)
+        assert len(sensor(ctx2).run_requests) == 1
