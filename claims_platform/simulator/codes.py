@@ -42,37 +42,45 @@ class ProviderKind:
     entity_type: str  # "1" individual, "2" organisation
     taxonomies: tuple[str, ...]
     weight: float
-    credential: str = ""  # individuals: suffix of the name (MD, DO, NP...)
+    credentials: tuple[str, ...] = ()  # individuals: name suffix, one per taxonomy
     org_suffixes: tuple[str, ...] = ()  # organisations: how the name ends
 
 
 PROVIDER_KINDS: tuple[ProviderKind, ...] = (
-    ProviderKind("pcp", "1", ("207Q00000X", "207R00000X", "208D00000X", "208000000X"), 20, "MD"),
-    ProviderKind("midlevel", "1", ("363LF0000X", "363A00000X"), 6, "NP"),
-    ProviderKind("cardio", "1", ("207RC0000X",), 3, "MD"),
-    ProviderKind("derm", "1", ("207N00000X",), 2, "MD"),
-    ProviderKind("ortho", "1", ("207X00000X",), 3, "MD"),
-    ProviderKind("obgyn", "1", ("207V00000X",), 3, "MD"),
-    ProviderKind("psych", "1", ("2084P0800X", "103T00000X", "1041C0700X"), 5, "PhD"),
-    ProviderKind("pt", "1", ("225100000X",), 3, "DPT"),
-    ProviderKind("chiro", "1", ("111N00000X",), 2, "DC"),
-    ProviderKind("er", "1", ("207P00000X",), 3, "MD"),
-    ProviderKind("radiologist", "1", ("2085R0202X",), 2, "MD"),
-    ProviderKind("anesth", "1", ("207L00000X",), 2, "MD"),
-    ProviderKind("gi", "1", ("207RG0100X",), 1.5, "MD"),
-    ProviderKind("ophth", "1", ("207W00000X",), 1.5, "MD"),
-    ProviderKind("optom", "1", ("152W00000X",), 1.5, "OD"),
-    ProviderKind("hospital", "2", ("282N00000X",), 2, "", ("Hospital", "Medical Center")),
-    ProviderKind("snf", "2", ("314000000X",), 1, "", ("Care Center", "Rehabilitation")),
-    ProviderKind("hha", "2", ("251E00000X",), 1, "", ("Home Health", "Visiting Nurses")),
-    ProviderKind("lab", "2", ("291U00000X",), 1.5, "", ("Clinical Laboratory", "Diagnostics")),
-    ProviderKind("imaging", "2", ("261QR0200X",), 1.5, "", ("Imaging Center", "Radiology")),
-    ProviderKind("urgent", "2", ("261QU0200X",), 2, "", ("Urgent Care", "Walk-In Clinic")),
-    ProviderKind("dme", "2", ("332B00000X",), 1, "", ("Medical Supply", "Home Medical")),
-    ProviderKind("ambulance", "2", ("341600000X",), 0.5, "", ("Ambulance", "EMS")),
-    ProviderKind("fqhc", "2", ("261QF0400X",), 1, "", ("Community Health Center",)),
-    ProviderKind("optical", "2", ("332H00000X",), 0.5, "", ("Optical", "Eyewear")),
-    ProviderKind("asc", "2", ("261QA1903X",), 1, "", ("Surgery Center",)),
+    ProviderKind(
+        "pcp",
+        "1",
+        ("207Q00000X", "207R00000X", "208D00000X", "208000000X"),
+        20,
+        ("MD", "MD", "DO", "MD"),
+    ),
+    ProviderKind("midlevel", "1", ("363LF0000X", "363A00000X"), 6, ("NP", "PA")),
+    ProviderKind("cardio", "1", ("207RC0000X",), 3, ("MD",)),
+    ProviderKind("derm", "1", ("207N00000X",), 2, ("MD",)),
+    ProviderKind("ortho", "1", ("207X00000X",), 3, ("MD",)),
+    ProviderKind("obgyn", "1", ("207V00000X",), 3, ("MD",)),
+    ProviderKind(
+        "psych", "1", ("2084P0800X", "103T00000X", "1041C0700X"), 5, ("MD", "PhD", "LCSW")
+    ),
+    ProviderKind("pt", "1", ("225100000X",), 3, ("DPT",)),
+    ProviderKind("chiro", "1", ("111N00000X",), 2, ("DC",)),
+    ProviderKind("er", "1", ("207P00000X",), 3, ("MD",)),
+    ProviderKind("radiologist", "1", ("2085R0202X",), 2, ("MD",)),
+    ProviderKind("anesth", "1", ("207L00000X",), 2, ("MD",)),
+    ProviderKind("gi", "1", ("207RG0100X",), 1.5, ("MD",)),
+    ProviderKind("ophth", "1", ("207W00000X",), 1.5, ("MD",)),
+    ProviderKind("optom", "1", ("152W00000X",), 1.5, ("OD",)),
+    ProviderKind("hospital", "2", ("282N00000X",), 2, (), ("Hospital", "Medical Center")),
+    ProviderKind("snf", "2", ("314000000X",), 1, (), ("Care Center", "Rehabilitation")),
+    ProviderKind("hha", "2", ("251E00000X",), 1, (), ("Home Health", "Visiting Nurses")),
+    ProviderKind("lab", "2", ("291U00000X",), 1.5, (), ("Clinical Laboratory", "Diagnostics")),
+    ProviderKind("imaging", "2", ("261QR0200X",), 1.5, (), ("Imaging Center", "Radiology")),
+    ProviderKind("urgent", "2", ("261QU0200X",), 2, (), ("Urgent Care", "Walk-In Clinic")),
+    ProviderKind("dme", "2", ("332B00000X",), 1, (), ("Medical Supply", "Home Medical")),
+    ProviderKind("ambulance", "2", ("341600000X",), 0.5, (), ("Ambulance", "EMS")),
+    ProviderKind("fqhc", "2", ("261QF0400X",), 1, (), ("Community Health Center",)),
+    ProviderKind("optical", "2", ("332H00000X",), 0.5, (), ("Optical", "Eyewear")),
+    ProviderKind("asc", "2", ("261QA1903X",), 1, (), ("Surgery Center",)),
 )
 
 # --- procedures ----------------------------------------------------------------------------------
@@ -261,7 +269,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             _L(("J3301", "J1030"), follows=True),
             _L(("73030", "73562"), 0.4),
         ),
-        _DX_MSK + ("S93401A", "S52501A", "M7541"), pos=("11", "22"),
+        (*_DX_MSK, "S93401A", "S52501A", "M7541"), pos=("11", "22"),
     ),
     Scenario(
         "obgyn", 4, "P", "obgyn", "self",
@@ -288,7 +296,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             _L(("97140",), 0.6),
             _L(("97530",), 0.4),
         ),
-        _DX_MSK + ("S39012A", "S161XXA", "M6281"), pos=("11",),
+        (*_DX_MSK, "S39012A", "S161XXA", "M6281"), pos=("11",),
     ),
     Scenario(
         "chiropractic", 3, "P", "chiro", "self",
@@ -307,7 +315,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             _L(("J1885",), 0.05),
             _L(("96372",), follows=True),
         ),
-        _DX_RESP + ("S93401A", "S61411A", "N390"), pos=("20",),
+        (*_DX_RESP, "S93401A", "S61411A", "N390"), pos=("20",),
     ),
     Scenario(
         "emergency_physician", 4, "P", "er", "self",
@@ -437,7 +445,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             _L(("80053",), 0.4, revenue="0301"),
             _L(("85025",), 0.4, revenue="0305"),
         ),
-        _DX_LAB + ("Z1231", "M5450", "R109"), bill_type="013",
+        (*_DX_LAB, "Z1231", "M5450", "R109"), bill_type="013",
     ),
     Scenario(
         "skilled_nursing", 0.5, "I", "snf", None,
@@ -521,7 +529,7 @@ COST_SHARE: dict[tuple[str, str], CostShare] = {
 # Allowed amounts relative to the base price, by line of business.
 PRICE_FACTOR = {"COMMERCIAL": 1.45, "MEDICARE_ADVANTAGE": 1.0, "MEDICAID": 0.72}
 
-# --- people and places -----------------------------------------------------------------------------
+# --- people and places ---------------------------------------------------------------------------
 
 FIRST_NAMES_F = (
     "Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Barbara", "Susan", "Jessica", "Sarah",
