@@ -58,8 +58,14 @@ class Settings:
         return self.data_dir / "warehouse.lock"
 
     def dbt_environ(self) -> dict[str, str]:
-        """Variables the dbt subprocess reads in profiles.yml."""
-        return {"CLAIMS_DUCKDB_PATH": str(self.duckdb_path), "CLAIMS_DATA_DIR": str(self.data_dir)}
+        """Variables of the dbt subprocess: the warehouse location profiles.yml reads, and
+        cautious test selection, so a partial build (automation materialises subsets) never runs
+        a relationships test whose other parent is not built yet."""
+        return {
+            "CLAIMS_DUCKDB_PATH": str(self.duckdb_path),
+            "CLAIMS_DATA_DIR": str(self.data_dir),
+            "DBT_INDIRECT_SELECTION": "cautious",
+        }
 
 
 def get_settings() -> Settings:
