@@ -40,7 +40,8 @@ gold_automation = dg.AutomationConditionSensorDefinition(
     target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
-    description="Builds gold models eagerly once the silver tables they read have new changes.",
+    description="Builds gold models eagerly when silver changes outside a landing batch "
+    "(e.g. a manual silver run); landing batches build gold in their own run.",
 )
 
 defs = dg.Definitions(
@@ -52,7 +53,13 @@ defs = dg.Definitions(
         *exposure_specs(dbt_project.manifest_path, translator, dbt_project),
     ],
     jobs=[all_asset_checks_job],
-    sensors=[build_landing_sensor(silver_keys_by_table, contracts), gold_automation],
+    sensors=[
+        build_landing_sensor(silver_keys_by_table, list(gold_dbt_models.keys), contracts),
+        gold_automation,
+    ],
+    # Steps run one after another anyway (one warehouse writer); one process per run saves a
+    # Python start-up per step and lets the silver step reuse a warm Spark session.
+    executor=dg.in_process_executor,
     resources={
         "platform": PlatformResource(),
         "silver_runner": LocalSparkSilverRunner(),

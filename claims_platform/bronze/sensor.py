@@ -76,6 +76,7 @@ class LandingCursor:
 
 def build_landing_sensor(
     silver_keys_by_table: dict[str, list[dg.AssetKey]],
+    downstream_keys: list[dg.AssetKey],
     contracts: dict[str, TableContract] | None = None,
     *,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
@@ -84,12 +85,14 @@ def build_landing_sensor(
 
     @dg.sensor(
         name="landing_zone_sensor",
-        description="Requests bronze + silver for the tables that received new DMS files.",
+        description="Requests bronze + silver for the tables that received new DMS files, and "
+        "the gold models after them in the same run, so each batch ends with gold up to date.",
         minimum_interval_seconds=15,
         default_status=default_status,
         asset_selection=dg.AssetSelection.assets(
             *(bronze_key(c) for c in contracts.values()),
             *(k for keys in silver_keys_by_table.values() for k in keys),
+            *downstream_keys,
         ),
     )
     def landing_zone_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
@@ -109,7 +112,8 @@ def build_landing_sensor(
         tables = sorted({f.file.table for f in taken})
         selection = [bronze_key(contracts[t]) for t in tables]
         for t in tables:
-            selection.extend(silver_keys_by_table[t])
+            selection.extend(k for k in silver_keys_by_table[t] if k not in selection)
+        selection.extend(downstream_keys)
         run_key = hashlib.sha1("\n".join(sorted(f.path for f in taken)).encode()).hexdigest()
         cursor.advance(taken)
         return dg.SensorResult(

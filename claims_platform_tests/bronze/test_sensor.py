@@ -23,7 +23,9 @@ def test_sensor_requests_bronze_and_silver_for_tables_with_new_files(platform_en
         keys = {k.to_user_string() for k in request.asset_selection}
         assert {"bronze/member", "silver/member", "bronze/claim", "silver/claim"} <= keys
         assert {"silver/claim_diagnosis", "silver/rejects"} <= keys
-        assert not any("enrollment" in k for k in keys)
+        assert "bronze/enrollment" not in keys and "silver/enrollment" not in keys
+        # Gold follows in the same run, so the batch ends with gold up to date.
+        assert {"gold/fct_claim", "gold/mart_pmpm", "gold/dim_member"} <= keys
 
         # Restarted sensor, same landing: nothing new, nothing requested twice.
         ctx2 = dg.build_sensor_context(
