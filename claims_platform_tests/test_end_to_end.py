@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from claims_platform.simulator import simulate
 
+from claims_platform.simulator import simulate
 from claims_platform_tests.support.gold_compare import assert_surrogate_keys, diff_gold, read_gold
 from claims_platform_tests.support.pipeline import (
     headless_materialize,
