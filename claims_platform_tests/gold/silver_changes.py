@@ -3,6 +3,11 @@
 The silver layout (metadata columns, typed source columns, child tables flattened from the JSON
 arrays) is written out here rather than imported from the silver job, so the gold models are tested
 against the layout the brief promises, not against whatever the silver code does today.
+
+Every change is also recorded as a change event in the format of the reference model
+(``claims_platform_tests.support.reference_model.expected_gold``), so a test can compare gold with
+the independent oracle. The reference model needs the raw SSN: pass ``ssn`` in a member's values
+and the silver row gets its token (``ssn_token``) the way the silver job computes it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from pathlib import PurePosixPath
 from typing import Any
 
 import duckdb
+
+from claims_platform.governance.tokenize import LOCAL_DEVELOPMENT_KEY, tokenize
 
 METADATA: tuple[tuple[str, str], ...] = (
     ("_change_id", "VARCHAR"),
@@ -176,10 +183,16 @@ def _canonical(value: Any) -> Any:
 
 @dataclass
 class Silver:
-    """Change rows per silver table, in delivery order; write() creates schema ``silver``."""
+    """Change rows per silver table, in delivery order; write() appends them to schema ``silver``.
+
+    ``events`` holds the same changes as reference-model change events, per source table.
+    """
 
     rows: dict[str, list[dict[str, Any]]] = field(
         default_factory=lambda: {t: [] for t in (*SOURCE_COLUMNS, *CHILD_COLUMNS)}
+    )
+    events: dict[str, list[dict[str, Any]]] = field(
+        default_factory=lambda: {t.upper(): [] for t in SOURCE_COLUMNS}
     )
 
     def change(
@@ -193,19 +206,32 @@ class Silver:
         *,
         change_seq: str | None = None,
         batch: str = "batch-1",
+        loaded_at: datetime = LOADED_AT,
+        added: dict[str, str | None] | None = None,
     ) -> dict[str, Any]:
-        """Deliver one change; the same change delivered again gets the same _change_id."""
+        """Deliver one change; the same change delivered again gets the same _change_id.
+
+        ``added``: values of columns added at the source (DDL) after the contract was written;
+        silver holds them as text, and they are part of the change identity.
+        """
+        source_values = dict(values)
+        if table == "member" and "ssn" in source_values:
+            ssn = source_values.pop("ssn")
+            source_values["ssn_token"] = tokenize(ssn, LOCAL_DEVELOPMENT_KEY)
+            event_values = {"SSN": ssn}
+        else:
+            event_values = {}
         columns = [name for name, _ in SOURCE_COLUMNS[table]]
-        unknown = set(values) - set(columns)
+        unknown = set(source_values) - set(columns)
         assert not unknown, f"{table}: unknown columns {unknown}"
-        assert all(values.get(k) is not None for k in KEYS[table]), f"{table}: key missing"
-        typed = {c: values.get(c) for c in columns}
+        assert all(source_values.get(k) is not None for k in KEYS[table]), f"{table}: key missing"
+        typed = {c: source_values.get(c) for c in columns}
+        added = dict(added or {})
         dms_timestamp = ts(at)
-        change_id = hashlib.md5(
-            json.dumps(
-                [op, str(dms_timestamp), change_seq, [_canonical(typed[c]) for c in columns]]
-            ).encode()
-        ).hexdigest()
+        identity = [op, str(dms_timestamp), change_seq, [_canonical(typed[c]) for c in columns]]
+        if added:
+            identity.append(sorted(added.items()))
+        change_id = hashlib.md5(json.dumps(identity).encode()).hexdigest()
         name = PurePosixPath(file).name
         record = {
             "_change_id": change_id,
@@ -217,11 +243,24 @@ class Silver:
             "_source_file_name": name,
             "_row_number": row,
             "_batch_id": batch,
-            "_loaded_at": LOADED_AT,
+            "_loaded_at": loaded_at,
             **typed,
+            **added,
         }
         self.rows[table].append(record)
         self._flatten(table, record)
+        event_values |= {c.upper(): v for c, v in typed.items() if c != "ssn_token"}
+        event_values |= {c.upper(): v for c, v in added.items()}
+        self.events[table.upper()].append(
+            {
+                "op": op,
+                "dms_timestamp": at,
+                "change_seq": change_seq,
+                "file": record["_source_file"],
+                "row": row,
+                "values": event_values,
+            }
+        )
         return record
 
     def _flatten(self, table: str, record: dict[str, Any]) -> None:
@@ -254,14 +293,34 @@ class Silver:
                 )
 
     def write(self, database: str) -> None:
+        """Append the rows to the silver tables, creating schema and tables when missing.
+
+        Like the silver job, a column added at the source joins its table as VARCHAR (earlier
+        rows read NULL) the first time a change carries it.
+        """
         layouts = {t: (*METADATA, *cols) for t, cols in SOURCE_COLUMNS.items()} | CHILD_COLUMNS
         con = duckdb.connect(database)
         try:
             con.execute("create schema if not exists silver")
-            for table, columns in layouts.items():
-                ddl = ", ".join(f"{name} {type_}" for name, type_ in columns)
-                con.execute(f"create or replace table silver.{table} ({ddl})")
-                rows = [tuple(r[name] for name, _ in columns) for r in self.rows[table]]
+            for table, layout in layouts.items():
+                ddl = ", ".join(f"{name} {type_}" for name, type_ in layout)
+                con.execute(f"create table if not exists silver.{table} ({ddl})")
+                existing = [
+                    r[0]
+                    for r in con.execute(
+                        "select column_name from information_schema.columns"
+                        " where table_schema = 'silver' and table_name = ?"
+                        " order by ordinal_position",
+                        [table],
+                    ).fetchall()
+                ]
+                columns = list(existing)
+                for record in self.rows[table]:
+                    for name in record:
+                        if name not in columns:
+                            con.execute(f"alter table silver.{table} add column {name} VARCHAR")
+                            columns.append(name)
+                rows = [tuple(r.get(name) for name in columns) for r in self.rows[table]]
                 if rows:
                     marks = ", ".join("?" for _ in columns)
                     con.executemany(f"insert into silver.{table} values ({marks})", rows)

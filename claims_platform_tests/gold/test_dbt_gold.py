@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import subprocess
-import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -26,44 +22,47 @@ import duckdb
 import pytest
 
 from claims_platform_tests.gold import scenario as s
-from claims_platform_tests.gold.silver_changes import ts
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from claims_platform_tests.gold.dbt_cli import run_dbt
+from claims_platform_tests.gold.silver_changes import LOADED_AT, ts
 
 # Exact column names and order of every gold table (CONTRACT §4).
 GOLD_COLUMNS: dict[str, list[str]] = {
     "dim_member": [
         "member_id", "subscriber_id", "relationship_code", "first_name", "last_name", "birth_date",
         "gender", "ssn_token", "address_line1", "city", "state", "zip5", "phone", "email",
-        "updated_at", "member_sk", "valid_from", "valid_to", "is_current"
+        "updated_at", "member_sk", "valid_from", "valid_to", "is_current", "_silver_loaded_at"
     ],
     "dim_provider": [
         "provider_id", "npi", "entity_type_code", "provider_name", "taxonomy_code", "state", "zip5",
-        "network_status", "updated_at", "provider_sk", "valid_from", "valid_to", "is_current"
+        "network_status", "updated_at", "provider_sk", "valid_from", "valid_to", "is_current",
+        "_silver_loaded_at"
     ],
     "dim_plan": [
-        "plan_id", "plan_name", "line_of_business", "product_type", "funding_type", "updated_at"
+        "plan_id", "plan_name", "line_of_business", "product_type", "funding_type", "updated_at",
+        "_silver_loaded_at"
     ],
     "fct_claim": [
         "claim_id", "original_claim_id", "frequency_code", "claim_form_type", "member_id",
         "billing_provider_id", "bill_type_code", "statement_from_date", "statement_thru_date",
         "received_date", "adjudicated_date", "paid_date", "claim_status", "total_billed",
-        "total_allowed", "total_paid", "updated_at", "primary_dx_code", "is_final_action"
+        "total_allowed", "total_paid", "updated_at", "primary_dx_code", "is_final_action",
+        "_silver_loaded_at"
     ],
     "fct_claim_line": [
         "claim_id", "line_number", "service_from_date", "service_thru_date", "procedure_code",
         "modifier_1", "modifier_2", "revenue_code", "place_of_service", "units",
         "rendering_provider_id", "billed_amt", "allowed_amt", "paid_amt", "deductible_amt",
-        "copay_amt", "coinsurance_amt", "line_status", "updated_at"
+        "copay_amt", "coinsurance_amt", "line_status", "updated_at", "_silver_loaded_at"
     ],
     "fct_claim_diagnosis": [
-        "claim_id", "dx_seq", "dx_code", "poa"
+        "claim_id", "dx_seq", "dx_code", "poa", "_silver_loaded_at"
     ],
     "fct_claim_line_adjustment": [
-        "claim_id", "line_number", "adj_seq", "group_code", "carc_code", "amount"
+        "claim_id", "line_number", "adj_seq", "group_code", "carc_code", "amount",
+        "_silver_loaded_at"
     ],
     "fct_member_month": [
-        "member_id", "year_month", "plan_id", "line_of_business"
+        "member_id", "year_month", "plan_id", "line_of_business", "_silver_loaded_at"
     ],
     "mart_pmpm": [
         "year_month", "line_of_business", "member_months", "paid_amount", "allowed_amount",
@@ -73,6 +72,9 @@ GOLD_COLUMNS: dict[str, list[str]] = {
         "incurred_month", "paid_month", "lag_months", "claim_count", "paid_amount"
     ],
 }  # fmt: skip
+
+# Incremental bookkeeping column (dbt/macros/incremental.sql), after the contract's columns.
+BOOKKEEPING = "_silver_loaded_at"
 
 GOLD_ORDER: dict[str, str] = {
     "dim_member": "member_id, valid_from, valid_to nulls last",
@@ -94,38 +96,6 @@ EXPECTED_WARNINGS = {"relationships_fct_member_month_plan_id__plan_id__ref_dim_p
 # ------------------------------------------------------------------------------------------------
 # dbt
 # ------------------------------------------------------------------------------------------------
-
-
-def _dbt_executable() -> str:
-    beside_python = Path(sys.executable).parent / "dbt"
-    if beside_python.exists():
-        return str(beside_python)
-    found = shutil.which("dbt")
-    assert found, "dbt is not installed in this environment"
-    return found
-
-
-def run_dbt(command: str, work_dir: Path, database: Path) -> subprocess.CompletedProcess:
-    """Run a dbt command on the project with its own target/log paths (parallel-safe)."""
-    env = os.environ | {
-        "CLAIMS_DUCKDB_PATH": str(database),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-    }
-    args = [
-        _dbt_executable(),
-        command,
-        "--project-dir",
-        "dbt",
-        "--profiles-dir",
-        "dbt",
-        "--target-path",
-        str(work_dir / "target"),
-        "--log-path",
-        str(work_dir / "logs"),
-    ]
-    return subprocess.run(
-        args, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +138,8 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 def rows(built: dict[str, Any], table: str) -> list[dict[str, Any]]:
-    return built["gold"][table]["rows"]
+    """The table's rows with the contract's columns (bookkeeping left out)."""
+    return [without(row, BOOKKEEPING) for row in built["gold"][table]["rows"]]
 
 
 def md5(*parts: str) -> str:
@@ -228,7 +199,7 @@ def test_every_dbt_test_passes_and_only_the_late_parent_warns(built):
 
 def test_every_model_documents_exactly_its_columns(built):
     models = [n for n in built["manifest"]["nodes"].values() if n["resource_type"] == "model"]
-    assert len(models) == 39
+    assert len(models) == 21
     for node in models:
         actual = built["relations"][(node["schema"], node["alias"])]
         assert list(node["columns"]) == actual, node["name"]
@@ -236,6 +207,15 @@ def test_every_model_documents_exactly_its_columns(built):
 
 def test_gold_columns_and_order(built):
     assert {t: built["gold"][t]["columns"] for t in GOLD_COLUMNS} == GOLD_COLUMNS
+
+
+def test_bookkeeping_column_is_the_latest_silver_load_of_each_row(built):
+    # One silver load time in this scenario: every row of an incremental table carries it.
+    for table, columns in GOLD_COLUMNS.items():
+        if BOOKKEEPING in columns:
+            loads = {row[BOOKKEEPING] for row in built["gold"][table]["rows"]}
+            assert loads == {LOADED_AT}, table
+    assert built["types"][("dim_member", BOOKKEEPING)] == "TIMESTAMP"
 
 
 def test_gold_types(built):

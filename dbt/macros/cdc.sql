@@ -1,9 +1,12 @@
 {#
     Change-table logic shared by every replicated table. The tables differ only in their key and
     column lists, so each rule is written once here and the models only name their columns.
-    Input relations are silver change tables as the staging views expose them (metadata columns
+    Input relations are silver change rows as the staging views expose them (metadata columns
     _change_id, _op, _dms_timestamp, _change_seq, _is_full_load, _source_file, _source_file_name,
-    _row_number, _batch_id, _loaded_at, then the source columns).
+    _row_number, _batch_id, _loaded_at, then the source columns): a ref, or the name of a CTE of
+    the calling model (the gold models pass the change rows of the keys a batch touched, so the
+    window functions below only ever see those keys' histories). Each macro is one SELECT built
+    from derived tables (no WITH of its own), so it can be a CTE body on every engine.
 #}
 
 
@@ -13,29 +16,25 @@
     1-based position of the change in its key's change order.
 #}
 {% macro deduplicate_changes(relation, key_columns) -%}
-with deliveries as (
-    select
-        *,
-        row_number() over (
-            partition by _change_id
-            order by {{ change_order() }}
-        ) as _delivery_number
-    from {{ relation }}
-),
-
-changes as (
-    select {{ star_except(['_delivery_number']) }}
-    from deliveries
-    where _delivery_number = 1
-)
-
 select
     *,
     row_number() over (
         partition by {{ key_columns | join(', ') }}
         order by {{ change_order() }}
     ) as _change_rank
-from changes
+from (
+    select {{ star_except(['_delivery_number']) }}
+    from (
+        select
+            *,
+            row_number() over (
+                partition by _change_id
+                order by {{ change_order() }}
+            ) as _delivery_number
+        from {{ relation }}
+    ) as deliveries
+    where _delivery_number = 1
+) as changes
 {%- endmacro %}
 
 
@@ -44,21 +43,15 @@ from changes
     exists unless that change is a delete.
 #}
 {% macro current_state(relation, key_columns) -%}
-with changes as (
-    select * from {{ relation }}
-),
-
-last_changes as (
+select changes.*
+from {{ relation }} as changes
+inner join (
     select
         {{ key_columns | join(', ') }},
         max(_change_rank) as _change_rank
-    from changes
+    from {{ relation }}
     group by {{ key_columns | join(', ') }}
-)
-
-select changes.*
-from changes
-inner join last_changes
+) as last_changes
     on {% for key in key_columns -%}
         changes.{{ key }} = last_changes.{{ key }} and {% endfor -%}
         changes._change_rank = last_changes._change_rank
@@ -81,40 +74,38 @@ where changes._op <> 'D'
     (`is distinct from`), so a NULL in a delete's key-only image never reaches a version.
     Each version row carries the columns of its opening change (including its _change_id, which
     identifies the version stably) plus valid_from, valid_to (NULL while open) and is_current.
+    The dimensions track every source column but the key and updated_at, including columns added
+    at the source later (added_source_columns).
 #}
 {% macro scd2_versions(relation, key_columns, tracked_columns) -%}
 {%- set by_key -%}
     partition by {{ key_columns | join(', ') }} order by _change_rank
 {%- endset -%}
-with changes as (
-    select
-        *,
-        case
-            when _op = 'D' then false
-            when _change_rank = 1 then true
-            when lag(_op) over ({{ by_key }}) = 'D' then true
-            {% for column in tracked_columns -%}
-            when lag({{ column }}) over ({{ by_key }}) is distinct from {{ column }} then true
-            {% endfor -%}
-            else false
-        end as _opens_version
-    from {{ relation }}
-),
-
-boundaries as (
-    select
-        *,
-        lead(_dms_timestamp) over ({{ by_key }}) as _closed_at
-    from changes
-    where _opens_version or _op = 'D'
-)
-
 select
     {{ star_except(['_opens_version', '_closed_at']) }},
     _dms_timestamp as valid_from,
     _closed_at as valid_to,
     _closed_at is null as is_current
-from boundaries
+from (
+    select
+        *,
+        lead(_dms_timestamp) over ({{ by_key }}) as _closed_at
+    from (
+        select
+            *,
+            case
+                when _op = 'D' then false
+                when _change_rank = 1 then true
+                when lag(_op) over ({{ by_key }}) = 'D' then true
+                {% for column in tracked_columns -%}
+                when lag({{ column }}) over ({{ by_key }}) is distinct from {{ column }} then true
+                {% endfor -%}
+                else false
+            end as _opens_version
+        from {{ relation }}
+    ) as changes
+    where _opens_version or _op = 'D'
+) as boundaries
 where _opens_version
 {%- endmacro %}
 
@@ -124,7 +115,8 @@ where _opens_version
     rows twice (same _change_id, same position); one copy is kept.
 #}
 {% macro deduplicate_child_rows(relation, position_column) -%}
-with copies as (
+select {{ star_except(['_copy_number']) }}
+from (
     select
         *,
         row_number() over (
@@ -132,9 +124,6 @@ with copies as (
             order by _batch_id
         ) as _copy_number
     from {{ relation }}
-)
-
-select {{ star_except(['_copy_number']) }}
-from copies
+) as copies
 where _copy_number = 1
 {%- endmacro %}

@@ -1,16 +1,14 @@
 -- Month spine over the enrollment coverage: every month from the month of the earliest
--- effective_date of an existing enrollment through the later of the valuation month and the
--- latest termination month. Built from a fixed integer sequence (100,000 months) rather than a
--- recursive CTE, so it needs no recursion support or recursion limit on any engine.
+-- effective_date of an existing enrollment through the latest month any coverage reaches (the
+-- valuation month for open enrollments). Built from a fixed integer sequence (100,000 months)
+-- rather than a recursive CTE, so it needs no recursion support or recursion limit on any engine.
 with bounds as (
 
     select
-        min({{ month_start('enrollments.effective_date') }}) as first_month,
-        max({{ month_start('coalesce(enrollments.termination_date, valuation.valuation_month)') }})
-            as last_month
-    from {{ ref('int_enrollment_current_resolved') }} as enrollments
-    cross join {{ ref('int_valuation_month_derived') }} as valuation
-    where enrollments.effective_date is not null
+        min({{ month_start('effective_date') }}) as first_month,
+        max({{ month_start('coverage_end_date') }}) as last_month
+    from {{ ref('int_enrollment_coverage_resolved') }}
+    where effective_date is not null
 
 ),
 

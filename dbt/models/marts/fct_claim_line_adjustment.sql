@@ -1,9 +1,94 @@
 -- Adjustments of existing claim lines, one row per element of the current ADJUSTMENTS.
-select
-    claim_id,
-    line_number,
-    adj_seq,
-    group_code,
-    carc_code,
-    amount
-from {{ ref('int_claim_line_adjustments_current_filtered') }}
+-- Incremental by (claim_id, line_number) (replace_keys): a run replaces the adjustments of the
+-- lines with a silver change loaded after the watermark by those of their current change; a line
+-- deleted, or whose ADJUSTMENTS emptied, loses its rows.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_keys',
+        unique_key=['claim_id', 'line_number'],
+    )
+}}
+{%- set changes = ref('stg_silver__claim_line') -%}
+{%- set key_columns = ['claim_id', 'line_number'] -%}
+{%- set columns = [
+    'claim_id', 'line_number', 'adj_seq', 'group_code', 'carc_code', 'amount', '_silver_loaded_at',
+] %}
+
+with
+
+{% if is_incremental() -%}
+touched_lines as (
+
+    {{ keys_changed_since_watermark(changes, key_columns) | indent(4) }}
+
+),
+
+{% endif -%}
+line_changes as (
+
+    select * from {{ changes }}
+    {%- if is_incremental() %}
+    where {{ key_in(key_columns, 'touched_lines') }}
+    {%- endif %}
+
+),
+
+deduplicated as (
+
+    {{ deduplicate_changes('line_changes', key_columns=key_columns) | indent(4) }}
+
+),
+
+current_lines as (
+
+    {{ current_state('deduplicated', key_columns=key_columns) | indent(4) }}
+
+),
+
+line_loads as (
+
+    select claim_id, line_number, max(_loaded_at) as _silver_loaded_at
+    from line_changes
+    group by claim_id, line_number
+
+),
+
+adjustment_rows as (
+
+    select * from {{ ref('stg_silver__claim_line_adjustment') }}
+    {%- if is_incremental() %}
+    where {{ key_in(key_columns, 'touched_lines') }}
+    {%- endif %}
+
+),
+
+deduplicated_adjustments as (
+
+    {{ deduplicate_child_rows('adjustment_rows', position_column='adj_seq') | indent(4) }}
+
+),
+
+adjustments as (
+
+    -- only the current change's ADJUSTMENTS; an earlier change's are history
+    select
+        deduplicated_adjustments.claim_id,
+        deduplicated_adjustments.line_number,
+        deduplicated_adjustments.adj_seq,
+        deduplicated_adjustments.group_code,
+        deduplicated_adjustments.carc_code,
+        deduplicated_adjustments.amount,
+        line_loads._silver_loaded_at
+    from deduplicated_adjustments
+    inner join current_lines
+        on deduplicated_adjustments._change_id = current_lines._change_id
+        and deduplicated_adjustments.claim_id = current_lines.claim_id
+        and deduplicated_adjustments.line_number = current_lines.line_number
+    inner join line_loads
+        on current_lines.claim_id = line_loads.claim_id
+        and current_lines.line_number = line_loads.line_number
+
+)
+
+{{ select_with_tombstones('adjustments', 'touched_lines', key_columns, columns) }}

@@ -1,5 +1,6 @@
 -- Claim payment lag triangle: final-action claims with a paid_date, by incurred month (month of
--- statement_from_date) and paid month.
+-- statement_from_date) and paid month. A small aggregate, rebuilt in full on every run from
+-- fct_claim.
 with paid_claims as (
 
     select

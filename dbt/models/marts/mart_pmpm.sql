@@ -1,7 +1,10 @@
 -- Per member per month: member months and final-action claim dollars per month and line of
 -- business. Claims count in the month of statement_from_date and the line of business of the
--- member's enrollment covering that date. A row for every (month, line of business) with member
--- months or claims; pmpm_paid is NULL where there are no member months.
+-- member's enrollment covering that date, chosen among several like member months are ('UNKNOWN'
+-- when none covers it, or statement_from_date / member_id is NULL). A row for every (month, line
+-- of business) with member months or claims; pmpm_paid is NULL where there are no member months.
+-- A small aggregate, rebuilt in full on every run from the gold facts and the enrollment
+-- coverage (never from silver).
 with member_months as (
 
     select
@@ -13,17 +16,67 @@ with member_months as (
 
 ),
 
+final_claims as (
+
+    select
+        claim_id,
+        member_id,
+        statement_from_date,
+        {{ month_start('statement_from_date') }} as incurred_month,
+        total_paid,
+        total_allowed
+    from {{ ref('fct_claim') }}
+    where is_final_action
+        and statement_from_date is not null
+
+),
+
+covering_enrollments as (
+
+    select
+        final_claims.claim_id,
+        coverage.line_of_business,
+        coverage.effective_date,
+        coverage.enrollment_id,
+        {{ day_diff(
+            'greatest(coverage.effective_date, final_claims.incurred_month)',
+            'least(coverage.coverage_end_date, ' ~ month_end('final_claims.incurred_month') ~ ')'
+        ) }} + 1 as days_covered
+    from final_claims
+    inner join {{ ref('int_enrollment_coverage_resolved') }} as coverage
+        on final_claims.member_id = coverage.member_id
+        and final_claims.statement_from_date >= coverage.effective_date
+        and final_claims.statement_from_date <= coverage.coverage_end_date
+
+),
+
+preferred_enrollments as (
+
+    select
+        claim_id,
+        line_of_business,
+        row_number() over (
+            partition by claim_id
+            order by {{ enrollment_preference() }}
+        ) as preference_rank
+    from covering_enrollments
+
+),
+
 claims as (
 
     select
-        incurred_month as year_month,
-        line_of_business,
-        sum(coalesce(total_paid, 0)) as paid_amount,
-        sum(coalesce(total_allowed, 0)) as allowed_amount
-    from {{ ref('int_claim_lob_assigned') }}
-    where is_final_action
-        and incurred_month is not null
-    group by incurred_month, line_of_business
+        final_claims.incurred_month as year_month,
+        coalesce(preferred_enrollments.line_of_business, 'UNKNOWN') as line_of_business,
+        sum(coalesce(final_claims.total_paid, 0)) as paid_amount,
+        sum(coalesce(final_claims.total_allowed, 0)) as allowed_amount
+    from final_claims
+    left join preferred_enrollments
+        on final_claims.claim_id = preferred_enrollments.claim_id
+        and preferred_enrollments.preference_rank = 1
+    group by
+        final_claims.incurred_month,
+        coalesce(preferred_enrollments.line_of_business, 'UNKNOWN')
 
 ),
 

@@ -1,5 +1,17 @@
 -- Silver child table flattened from CLAIM.DIAGNOSIS_CODES: one row per array element per delivered
 -- claim change. Cast only.
+-- Source columns added later (DDL) pass through as they are (staging_columns).
+{# parent change and key, then the array element #}
+{%- set columns = [
+    ('_change_id', 'varchar'),
+    ('_batch_id', 'varchar'),
+    ('claim_id', 'varchar'),
+    ('dx_position', 'bigint'),
+    ('dx_seq', 'bigint'),
+    ('dx_code', 'varchar'),
+    ('poa', 'varchar')
+] %}
+
 with source as (
 
     select * from {{ source('silver', 'claim_diagnosis') }}
@@ -9,15 +21,7 @@ with source as (
 renamed as (
 
     select
-        -- parent change and key
-        cast(_change_id as varchar) as _change_id,
-        cast(_batch_id as varchar) as _batch_id,
-        cast(claim_id as varchar) as claim_id,
-        -- array element
-        cast(dx_position as bigint) as dx_position,
-        cast(dx_seq as bigint) as dx_seq,
-        cast(dx_code as varchar) as dx_code,
-        cast(poa as varchar) as poa
+        {{ staging_columns(source('silver', 'claim_diagnosis'), columns) }}
     from source
 
 )

@@ -1,5 +1,18 @@
 -- Silver child table flattened from CLAIM_LINE.ADJUSTMENTS: one row per array element per
 -- delivered claim_line change. Cast only.
+-- Source columns added later (DDL) pass through as they are (staging_columns).
+{# parent change and key, then the array element #}
+{%- set columns = [
+    ('_change_id', 'varchar'),
+    ('_batch_id', 'varchar'),
+    ('claim_id', 'varchar'),
+    ('line_number', 'bigint'),
+    ('adj_seq', 'bigint'),
+    ('group_code', 'varchar'),
+    ('carc_code', 'varchar'),
+    ('amount', 'decimal(12, 2)')
+] %}
+
 with source as (
 
     select * from {{ source('silver', 'claim_line_adjustment') }}
@@ -9,16 +22,7 @@ with source as (
 renamed as (
 
     select
-        -- parent change and key
-        cast(_change_id as varchar) as _change_id,
-        cast(_batch_id as varchar) as _batch_id,
-        cast(claim_id as varchar) as claim_id,
-        cast(line_number as bigint) as line_number,
-        -- array element
-        cast(adj_seq as bigint) as adj_seq,
-        cast(group_code as varchar) as group_code,
-        cast(carc_code as varchar) as carc_code,
-        cast(amount as decimal(12, 2)) as amount
+        {{ staging_columns(source('silver', 'claim_line_adjustment'), columns) }}
     from source
 
 )

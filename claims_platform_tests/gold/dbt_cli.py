@@ -1,0 +1,49 @@
+"""Running the dbt project from the gold tests (a subprocess per command, like Dagster does)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _dbt_executable() -> str:
+    beside_python = Path(sys.executable).parent / "dbt"
+    if beside_python.exists():
+        return str(beside_python)
+    found = shutil.which("dbt")
+    assert found, "dbt is not installed in this environment"
+    return found
+
+
+def run_dbt(
+    command: str, work_dir: Path, database: Path, *args: str
+) -> subprocess.CompletedProcess:
+    """Run a dbt command on the project with its own target/log paths (parallel-safe).
+
+    Commands sharing a work_dir and database reuse dbt's partial parse.
+    """
+    env = os.environ | {
+        "CLAIMS_DUCKDB_PATH": str(database),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+    argv = [
+        _dbt_executable(),
+        command,
+        "--project-dir",
+        "dbt",
+        "--profiles-dir",
+        "dbt",
+        "--target-path",
+        str(work_dir / "target"),
+        "--log-path",
+        str(work_dir / "logs"),
+        *args,
+    ]
+    return subprocess.run(
+        argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
