@@ -1,7 +1,8 @@
 """dbt models, tests and exposures as Dagster assets and checks."""
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -13,6 +14,7 @@ from dagster_dbt import (
     dbt_assets,
 )
 
+from claims_platform.faults import checkpoint
 from claims_platform.gold.project import dbt_project
 from claims_platform.resources import PlatformResource
 from claims_platform.silver.assets import WAREHOUSE_POOL
@@ -20,6 +22,20 @@ from claims_platform.silver.assets import WAREHOUSE_POOL
 GOLD_GROUP = "gold"
 MARTS_GROUP = "marts"
 DEFAULT_OWNER = "team:analytics-engineering"
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 class ClaimsDbtTranslator(DagsterDbtTranslator):
@@ -68,7 +84,10 @@ def gold_dbt_models(
 ):
     """Build (run + test) the selected dbt models on the warehouse of this environment."""
     settings = platform.settings()
-    # profiles.yml reads the warehouse location from the environment of the dbt process.
-    os.environ.update(settings.dbt_environ())
-    with platform.warehouse_lock():
+    # profiles.yml reads the warehouse location from the environment of the dbt process, which
+    # dagster-dbt copies from ours when the invocation starts; restore ours afterwards so one
+    # run's settings never leak into the next run in the same process.
+    with platform.warehouse_lock(), _environ(settings.dbt_environ()):
+        checkpoint("gold.dbt_build.start")
         yield from dbt.cli(["build", "--target", settings.dbt_target], context=context).stream()
+        checkpoint("gold.dbt_build.done")

@@ -6,6 +6,7 @@ import dagster as dg
 
 from claims_platform.bronze.assets import _phi_tags, bronze_key, column_schema
 from claims_platform.contracts import TableContract, load_contracts
+from claims_platform.faults import checkpoint
 from claims_platform.resources import LocalSparkSilverRunner, PlatformResource
 from claims_platform.silver.commit import commit_batch, ensure_warehouse, processed_paths
 from claims_platform.silver.job import BatchManifest
@@ -109,6 +110,7 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
                 for f in platform.landing().list_files()
                 if f.file.table in tables and f.path not in done
             ]
+            checkpoint("silver.pending_listed")
             summary = None
             if pending:
                 manifest = BatchManifest(

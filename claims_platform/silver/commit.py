@@ -21,6 +21,7 @@ from filelock import FileLock
 
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.dms.values import parse_timestamp
+from claims_platform.faults import checkpoint
 from claims_platform.silver.job import FILES_MANIFEST
 from claims_platform.silver.schema import (
     LEDGER_SCHEMA,
@@ -150,6 +151,7 @@ def commit_batch(
     ledger_names = [n for n, _ in ledger_columns()]
     ts_cols = {n for n, t in ledger_columns() if t == "timestamp"}
     con.execute("BEGIN TRANSACTION")
+    checkpoint("silver.commit.begun")
     try:
         paths = [f["path"] for f in files]
         if paths:
@@ -173,6 +175,7 @@ def commit_batch(
                 "SELECT * FROM read_parquet(?)",
                 [parts],
             ).fetchone()[0]
+            checkpoint(f"silver.commit.inserted:{table.name}")
         ledger_rows = []
         for f in files:
             row = {
@@ -194,6 +197,7 @@ def commit_batch(
                 f"VALUES ({placeholders})",
                 ledger_rows,
             )
+        checkpoint("silver.commit.ledger_inserted")
         quarantined = [f for f in files if f["status"] == "quarantined"]
         con.execute(
             f"INSERT INTO {LEDGER_SCHEMA}.{BATCHES_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
@@ -206,7 +210,9 @@ def commit_batch(
                 sum(int(f["rows_rejected"]) for f in files),
             ],
         )
+        checkpoint("silver.commit.before_commit")
         con.execute("COMMIT")
+        checkpoint("silver.commit.committed")
     except BaseException:
         con.execute("ROLLBACK")
         raise

@@ -26,6 +26,7 @@ from claims_platform.dms.files import parse_path
 from claims_platform.dms.io import join_uri, read_bytes, read_text, write_text
 from claims_platform.dms.parse import FILE_COLUMNS, parse_dms_file
 from claims_platform.dms.values import canonical
+from claims_platform.faults import checkpoint
 
 FILES_MANIFEST = "_files.json"
 
@@ -142,6 +143,7 @@ def run_batch(
 
         def write(name: str, df: Any) -> None:
             df.write.mode("overwrite").parquet(join_uri(output_uri, name))
+            checkpoint(f"silver.job.wrote:{name}")
 
         for table_name, contract in present.items():
             layout = change_table(contract)
@@ -207,6 +209,7 @@ def run_batch(
             indent=1,
         ),
     )
+    checkpoint("silver.job.files_manifest_written")
     return result
 
 
