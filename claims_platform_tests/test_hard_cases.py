@@ -69,7 +69,9 @@ class Landing:
         for row in rows:
             op, ts, values = row[:3]
             seq = (
-                row[3] if len(row) > 3 else (self.seq(ts) if with_seq and "LOAD" not in rel else None)
+                row[3]
+                if len(row) > 3
+                else (self.seq(ts) if with_seq and "LOAD" not in rel else None)
             )
             prepared.append({"op": op, "dms_timestamp": ts, "change_seq": seq, "values": values})
         write_dms_file(path, CONTRACTS[table], prepared, **options)
