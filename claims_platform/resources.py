@@ -7,7 +7,6 @@ plug in behind the same methods.
 
 from __future__ import annotations
 
-import json
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -73,13 +72,3 @@ class LocalSparkSilverRunner(dg.ConfigurableResource):
     @staticmethod
     def discard(batch_dir: Path) -> None:
         shutil.rmtree(batch_dir, ignore_errors=True)
-
-
-def describe(settings: Settings) -> str:
-    return json.dumps(
-        {
-            "env": settings.env,
-            "landing": settings.landing_uri,
-            "warehouse": str(settings.duckdb_path),
-        }
-    )
