@@ -1,0 +1,279 @@
+"""Exactly once under SIGKILL (DESIGN principle 4): kill the real headless run anywhere — while it
+lists and reads files, while Spark writes silver, between the statements of the silver commit,
+while dbt builds — run again, and nothing is lost and nothing is there twice.
+
+The runs are the real `dagster asset materialize` subprocess; the kills are real SIGKILLs from
+`claims_platform.faults` (a test hook, inert unless its CLAIMS_FAULT_* variables are set) or, for
+"while Spark reads" and "while dbt builds", from the test, which watches the run's children. The Dagster executor is in-process, so the process that dies
+is the `dagster` command itself and `Popen.returncode` is -9.
+
+Cost: every kill inside the silver step pays a Spark start-up under the warehouse lock, and every
+run a Dagster start-up, so the statements of the commit are killed in a small process that runs
+the same `commit_batch` under the same lock on a batch the real job finished (a second each),
+while the real run is killed at every other point. The next run starts while the previous one
+holds the warehouse lock, so start-ups overlap work; the lock still orders the runs, and a run
+only starts early where the order of lock holders is fixed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from claims_platform.silver.schema import REJECTS_TABLE, all_silver_tables
+from claims_platform.simulator import Simulation, simulate
+from claims_platform_tests.support.crash import (
+    SIGKILLED,
+    HeadlessRun,
+    HeadlessRuns,
+    commit_in_subprocess,
+    exactly_once_problems,
+    finished_batch_dirs,
+    kill_mid_child,
+    kill_when_child_runs,
+    wait_until,
+)
+from claims_platform_tests.support.gold_compare import diff_gold, read_gold
+from claims_platform_tests.support.pipeline import warehouse_state
+from claims_platform_tests.support.reference_model import expected_gold, load_truth
+
+pytestmark = pytest.mark.slow
+
+LISTED = "silver.pending_listed"
+BEFORE_COMMIT = "silver.commit.before_commit"
+COMMITTED = "silver.commit.committed"
+MANIFEST_WRITTEN = "silver.job.files_manifest_written"
+BEGUN = "silver.commit.begun"
+WROTE = "silver.job.wrote:"
+INSERTED = "silver.commit.inserted:"
+DBT_START = "gold.dbt_build.start"
+DBT_DONE = "gold.dbt_build.done"
+# Every silver table but rejects (the simulator lands no invalid rows).
+CHANGE_TABLES = {t.name for t in all_silver_tables() if t.name != REJECTS_TABLE}
+
+
+@pytest.fixture
+def runs(tmp_path: Path):
+    r = HeadlessRuns(tmp_path / "main")
+    yield r
+    r.stop()
+
+
+def assert_sigkilled(run: HeadlessRun) -> list[str]:
+    """The run died of SIGKILL (not of an error, not cleanly); its checkpoints."""
+    rc = run.wait()
+    assert rc == SIGKILLED, f"expected death by SIGKILL\n{run.describe()}"
+    return run.checkpoints()
+
+
+def assert_killed_at(run: HeadlessRun, checkpoint: str) -> list[str]:
+    """The run died of SIGKILL, and the last checkpoint it reached is `checkpoint`."""
+    names = assert_sigkilled(run)
+    assert names and names[-1] == checkpoint, f"expected the kill at {checkpoint}\n{run.describe()}"
+    return names
+
+
+def assert_killed_mid_dbt(run: HeadlessRun) -> list[str]:
+    """The run (and its dbt child) died of SIGKILL after its dbt step began, before it ended."""
+    names = assert_sigkilled(run)
+    assert names[-1] == DBT_START, run.describe()
+    return names
+
+
+def assert_clean(run: HeadlessRun) -> list[str]:
+    rc = run.wait()
+    assert rc == 0, run.describe()
+    names = run.checkpoints()
+    assert names[-1] == DBT_DONE, run.describe()
+    return names
+
+
+def kill_dbt_mid_build(
+    runs: HeadlessRuns,
+    label: str,
+    delays: list[float],
+    then: Callable[[], HeadlessRun] | None = None,
+    max_runs: int = 6,
+) -> tuple[list[tuple[float, list[str], bool]], HeadlessRun | None]:
+    """Runs killed, with their dbt child, `delay` seconds after dbt starts; one run per delay.
+
+    If dbt finished before the delay ran out (the machine got faster than when the delays were
+    chosen), the run is a valid run that was not killed mid-build: the delay is tried again at
+    half. `then` starts the next run after the last kill. Returns (delay, checkpoints, killed
+    mid-build) for every run, in order, and the run `then` started.
+    """
+    todo = list(delays)
+    results: list[tuple[float, list[str], bool]] = []
+    for started in range(1, max_runs + 1):
+        if not todo:
+            break
+        delay = round(todo.pop(0), 2)
+        run = runs.start(f"{label}-{started}")
+        if kill_mid_child(run, "dbt", delay):
+            results.append((delay, assert_killed_mid_dbt(run), True))
+        else:
+            rc = run.wait()
+            names = run.checkpoints()
+            assert rc == 0 and DBT_DONE in names, run.describe()
+            results.append((delay, names, False))
+            todo.append(delay / 2)
+    assert not todo, f"dbt finished before every kill: {results}"
+    return results, (then() if then is not None else None)
+
+
+def test_sigkill_anywhere_then_run_again_loses_nothing_and_doubles_nothing(runs: HeadlessRuns):
+    landing = runs.data / "landing"
+    warehouse = runs.data / "warehouse.duckdb"
+    truth = runs.work.parent / "truth"
+    sim = Simulation(landing, seed=41, members=20, truth_dir=truth)
+    sim.write_full_load()
+    sim.write_day(0)
+    kill_points: set[str] = set()  # by the real headless run
+    commit_points: set[str] = set()  # in a process committing a finished batch
+
+    # 1. The first batch's silver step, killed at each checkpoint in turn up to the commit's
+    #    BEGIN: run n dies at its n-th checkpoint (numeric CLAIMS_FAULT_KILL_AT). Nothing before
+    #    COMMIT may stay behind, so each run passes exactly the checkpoints of the run before it,
+    #    then one more. Run n+1 starts once run n holds the warehouse lock (it has listed).
+    sweep: list[str] = []
+    current = runs.start("sweep-1", CLAIMS_FAULT_KILL_AT="1")
+    n = 1
+    while True:
+        assert wait_until(current, LISTED), current.describe()
+        is_last = bool(sweep) and sweep[-1] == MANIFEST_WRITTEN  # `current` dies at BEGIN
+        following = None
+        if not is_last:
+            following = runs.start(f"sweep-{n + 1}", CLAIMS_FAULT_KILL_AT=str(n + 1))
+        names = assert_sigkilled(current)
+        assert len(names) == n and names[:-1] == sweep, (
+            f"run {n} took another path than the run before it: a killed run left something "
+            f"behind\nbefore: {sweep}\n{current.describe()}"
+        )
+        sweep.append(names[-1])
+        kill_points.add(names[-1])
+        if following is None:
+            break
+        current, n = following, n + 1
+    assert sweep[0] == LISTED and sweep[-1] == BEGUN, sweep
+    written = {c.split(":", 1)[1] for c in sweep if c.startswith(WROTE)}
+    assert written >= CHANGE_TABLES, f"the full load writes every silver table: {sorted(written)}"
+
+    # 2. Every statement of the commit, killed in turn, each in a fresh process committing a batch
+    #    the silver job finished above (the same code under the same lock; no Spark run per kill).
+    #    Before COMMIT a kill must leave the warehouse exactly as it was.
+    batches = finished_batch_dirs(runs.data)
+    assert batches, "runs killed after the files manifest left finished batch outputs"
+    before = warehouse_state(warehouse)
+    commit_sweep: list[str] = []
+    k = 1
+    while not commit_sweep or commit_sweep[-1] != BEFORE_COMMIT:
+        log = runs.work / f"commit-{k}.checkpoints"
+        proc = commit_in_subprocess(runs.data, batches[0], log, str(k))
+        names = log.read_text().splitlines() if log.exists() else []
+        assert proc.returncode == SIGKILLED, f"commit-{k}: rc={proc.returncode}\n{proc.stderr}"
+        assert len(names) == k and names[:-1] == commit_sweep, (commit_sweep, names)
+        commit_sweep.append(names[-1])
+        commit_points.add(names[-1])
+        k += 1
+    assert warehouse_state(warehouse) == before, "a commit killed before COMMIT left changes"
+    inserted = {c.split(":", 1)[1] for c in commit_sweep if c.startswith(INSERTED)}
+    assert inserted == written, "every table the job wrote is inserted"
+    silver_step = [*sweep, *commit_sweep[1:], COMMITTED]  # every checkpoint of a silver step
+
+    # 3. The real run again, killed just before and just after COMMIT; then a run builds gold
+    #    completely and is killed right after dbt, which tells where "the middle of dbt" is on
+    #    this machine. Each run starts once the one before it holds the lock.
+    last = runs.start("at-before-commit", CLAIMS_FAULT_KILL_AT=BEFORE_COMMIT)
+    assert wait_until(last, LISTED), last.describe()
+    committer = runs.start("at-committed", CLAIMS_FAULT_KILL_AT=COMMITTED)
+    assert assert_killed_at(last, BEFORE_COMMIT) == silver_step[:-1]
+    assert wait_until(committer, LISTED), committer.describe()
+    first = runs.start("dbt-done", CLAIMS_FAULT_KILL_AT=DBT_DONE)
+    assert assert_killed_at(committer, COMMITTED) == silver_step
+    kill_points.update({BEFORE_COMMIT, COMMITTED})
+    assert wait_until(first, DBT_START), first.describe()
+    assert assert_killed_at(first, DBT_DONE) == [LISTED, DBT_START, DBT_DONE], "nothing to load"
+    kill_points.add(DBT_DONE)
+    dbt_s = first.seen_at[DBT_DONE] - first.seen_at[DBT_START]
+    assert dbt_s > 1.0, f"dbt build took {dbt_s:.1f}s: too fast to interrupt reliably"
+
+    # 4. dbt killed mid-build (the dbt child and the run, as when the host dies) at three delays,
+    #    then a run killed as its dbt step starts.
+    mid, at_start = kill_dbt_mid_build(
+        runs,
+        "dbt-mid",
+        [f * dbt_s for f in (0.15, 0.35, 0.55)],
+        then=lambda: runs.start("dbt-start", CLAIMS_FAULT_KILL_AT=DBT_START),
+    )
+    for delay, names, hit in mid:
+        assert names[0] == LISTED and COMMITTED not in names, "nothing new to load"
+        if hit:
+            kill_points.add(f"{DBT_START}+{delay}s")
+    assert at_start is not None and wait_until(at_start, LISTED), at_start
+
+    # 5. A second landing (while the run killed as dbt starts holds the lock, having listed):
+    #    the next run is killed while Spark reads it (as the first Spark Python worker starts),
+    #    then a run loads it and is killed while dbt rebuilds the stale gold.
+    for day in (1, 2, 3):
+        sim.write_day(day)
+    reading = runs.start("spark-reading")
+    assert assert_killed_at(at_start, DBT_START) == [LISTED, DBT_START]
+    kill_points.add(DBT_START)
+    kill_when_child_runs(reading, "pyspark.daemon")
+    assert assert_sigkilled(reading) == [LISTED], reading.describe()
+    kill_points.add("spark reading the landed files")
+    stale, recovery = kill_dbt_mid_build(
+        runs, "dbt-mid-stale", [0.4 * dbt_s], then=lambda: runs.start("recover")
+    )
+    assert COMMITTED in stale[0][1], "the second batch was loaded before dbt was killed"
+    kill_points.update(f"stale gold, {DBT_START}+{d}s" for d, _names, hit in stale if hit)
+
+    # 6. A clean run recovers; nothing lost, nothing twice: the ledger, silver and gold against
+    #    the source's truth.
+    assert recovery is not None
+    assert COMMITTED not in assert_clean(recovery), "nothing left to load after the last kill"
+    sim.close()
+    problems = exactly_once_problems(warehouse, landing)
+    assert problems == [], "\n".join(problems)
+    gold_problems = diff_gold(expected_gold(load_truth(truth)), read_gold(warehouse))
+    assert gold_problems == [], "\n".join(gold_problems)
+
+    # 7. A second clean run changes nothing.
+    state = warehouse_state(warehouse)
+    assert assert_clean(runs.start("again")) == [LISTED, DBT_START, DBT_DONE]
+    assert warehouse_state(warehouse) == state
+
+    print(
+        f"{len(kill_points)} kill points of the headless run: {sorted(kill_points)}; "
+        f"{len(commit_points - kill_points)} more in a committing process: "
+        f"{sorted(commit_points - kill_points)}"
+    )
+    assert len(kill_points) >= 20, sorted(kill_points)
+
+
+def test_two_runs_at_once_one_waits_and_nothing_is_applied_twice(runs: HeadlessRuns):
+    """The sensor's run and a manual run start together: both succeed, one loads the batch, the
+    other waits for the warehouse lock and finds nothing left to load."""
+    landing = runs.data / "landing"
+    truth = runs.work.parent / "truth"
+    simulate(landing, seed=43, members=20, days=3, truth_dir=truth)
+    a = runs.start("manual")
+    b = runs.start("sensor")
+    for run in (a, b):
+        assert_clean(run)  # the watcher saw both runs' checkpoints as they happened
+    loaded = [r for r in (a, b) if r.reached(COMMITTED)]
+    assert len(loaded) == 1, [r.describe() for r in (a, b)]
+    loader = loaded[0]
+    waiter = b if loader is a else a
+    assert waiter.checkpoints() == [LISTED, DBT_START, DBT_DONE], waiter.describe()
+    assert waiter.seen_at[LISTED] >= loader.seen_at[COMMITTED], (
+        "the waiter listed before the commit"
+    )
+
+    warehouse = runs.data / "warehouse.duckdb"
+    problems = exactly_once_problems(warehouse, landing)
+    assert problems == [], "\n".join(problems)
+    gold_problems = diff_gold(expected_gold(load_truth(truth)), read_gold(warehouse))
+    assert gold_problems == [], "\n".join(gold_problems)
