@@ -1,12 +1,19 @@
 """Incremental cost follows the change, not the table (DESIGN principle 6), measured in one run.
 
-    .venv/bin/python benchmarks/incremental_cost.py [--members 40000] [--days 90] [--keep DIR]
+    .venv/bin/python benchmarks/incremental_cost.py [--members 125000] [--days 90] [--keep DIR]
 
-1. Simulates a base (default: ≥ 1,000,000 claim lines), runs silver (PySpark) and a full dbt build.
-2. Applies CDC batches updating 0.1 %, 1 % and 10 % of the claim lines (and their claims), each
-   through the silver job and an incremental `dbt run`, timing both.
+1. Simulates a base (the defaults give ≥ 1,000,000 claim lines) and runs silver (PySpark), unless
+   `--keep DIR` holds one already; then builds gold from it with `dbt run --full-refresh`.
+2. Applies CDC batches updating 0.1 %, 1 % and 10 % of the claim lines, each through the silver
+   job and an incremental `dbt run`, timing both. The batches are dated just after the base's
+   latest change, so they do not move the valuation month (a month-end batch legitimately
+   extends every open enrollment; that is not what this measures).
 3. Times a full rebuild (`dbt run --full-refresh`) on the same data and prints, per batch:
-   seconds, rows/s, the ratio incremental / full rebuild, and peak RSS of the process tree.
+   seconds, rows/s, the ratio incremental / full rebuild (target for 1 %: at most 0.10), the same
+   for the time dbt spent running models (run_results.json; the rest is the fixed cost of a dbt
+   process), and the peak RSS of each dbt process (DuckDB runs inside it), so that memory can be
+   compared across base sizes. Every dbt command uses one target path, as the platform does
+   (partial parsing).
 Figures are ratios measured in this one run; the machine's speed cancels out.
 """
 
@@ -14,8 +21,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
-import random
 import resource
 import subprocess
 import sys
@@ -35,27 +42,35 @@ def _peak_rss_mb() -> float:
     return max(own, kids) / 1024
 
 
-def _dbt(args: list[str], env: dict[str, str], target: Path) -> float:
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [
-            DBT,
-            *args,
-            "--project-dir",
-            str(REPO / "dbt"),
-            "--profiles-dir",
-            str(REPO / "dbt"),
-            "--target-path",
-            str(target),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode:
-        print(proc.stdout[-4000:])
-        raise SystemExit(f"dbt {' '.join(args)} failed")
-    return time.perf_counter() - t0
+def _dbt(args: list[str], env: dict[str, str], target: Path) -> tuple[float, float, float]:
+    """Seconds, seconds spent running models (dbt's run_results) and peak RSS (MB) of one dbt
+    command; the difference of the first two is the fixed cost of a dbt process (interpreter,
+    imports, manifest, connection)."""
+    argv = [
+        DBT,
+        *args,
+        "--project-dir",
+        str(REPO / "dbt"),
+        "--profiles-dir",
+        str(REPO / "dbt"),
+        "--target-path",
+        str(target),
+        "--log-path",
+        str(target),
+    ]
+    with tempfile.TemporaryFile() as output:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)
+        # wait4 gives this child's own peak RSS; RUSAGE_CHILDREN only has the maximum of all.
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode:
+            output.seek(0)
+            print(output.read().decode(errors="replace")[-4000:])
+            raise SystemExit(f"dbt {' '.join(args)} failed")
+    models = json.loads((target / "run_results.json").read_text())["elapsed_time"]
+    return seconds, models, usage.ru_maxrss / 1024
 
 
 def _silver(settings, files: list[str]) -> tuple[float, int]:
@@ -66,14 +81,15 @@ def _silver(settings, files: list[str]) -> tuple[float, int]:
     runner = LocalSparkSilverRunner()
     t0 = time.perf_counter()
     manifest = BatchManifest(runner.new_batch_id(), settings.landing_uri, files)
-    result, out = runner.run(manifest, settings)
+    batch = runner.run(manifest, settings)
     con = connect(settings.duckdb_path)
     try:
-        commit_batch(con, out, {})
+        commit_batch(con, batch.local_dir, {})
     finally:
         con.close()
-    runner.discard(out)
-    return time.perf_counter() - t0, sum(v for k, v in result.tables.items() if k != "rejects")
+    runner.discard(batch)
+    rows = sum(v for k, v in batch.result.tables.items() if k != "rejects")
+    return time.perf_counter() - t0, rows
 
 
 def _write_update_batch(settings, fraction: float, when: dt.datetime, seed: int) -> list[str]:
@@ -84,13 +100,18 @@ def _write_update_batch(settings, fraction: float, when: dt.datetime, seed: int)
     contracts = load_contracts()
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     try:
-        cur = con.execute("SELECT * FROM gold.fct_claim_line")
+        total = con.execute("SELECT count(*) FROM gold.fct_claim_line").fetchone()[0]
+        # Sampled in the database: only the chosen lines reach Python, so the benchmark's own
+        # memory does not grow with the base.
+        cur = con.execute(
+            "SELECT * FROM gold.fct_claim_line"
+            " ORDER BY hash(claim_id, line_number, ?::INTEGER) LIMIT ?",
+            [seed, max(1, int(total * fraction))],
+        )
         names = [d[0] for d in cur.description]
-        lines = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+        chosen = [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
     finally:
         con.close()
-    rng = random.Random(seed)
-    chosen = rng.sample(lines, max(1, int(len(lines) * fraction)))
     ts = when.isoformat(sep=" ", timespec="microseconds")
     rows = []
     for i, line in enumerate(chosen):
@@ -106,16 +127,22 @@ def _write_update_batch(settings, fraction: float, when: dt.datetime, seed: int)
                 "values": values,
             }
         )
-    rel = f"CLAIMS/CLAIM_LINE/{when:%Y%m%d-%H%M%S}000.csv"
-    write_dms_file(Path(settings.landing_uri) / rel, contracts["CLAIM_LINE"], rows)
-    return [rel]
+    path = _landed_path(settings, when)
+    write_dms_file(path, contracts["CLAIM_LINE"], rows)
+    return [str(path.relative_to(settings.landing_uri))]
+
+
+def _landed_path(settings, when: dt.datetime) -> Path:
+    return Path(settings.landing_uri) / f"CLAIMS/CLAIM_LINE/{when:%Y%m%d-%H%M%S}000.csv"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--members", type=int, default=40000)
+    parser.add_argument("--members", type=int, default=125000)
     parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--keep", type=Path, default=None)
+    parser.add_argument(
+        "--keep", type=Path, default=None, help="work directory; its base is reused if present"
+    )
     args = parser.parse_args()
 
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="claims-bench-"))
@@ -137,37 +164,52 @@ def main() -> int:
             for p in Path(settings.landing_uri).rglob("*.*")
         )
         t_silver, rows = _silver(settings, files)
-        t_first = _dbt(["run"], env, target)
         print(f"base: {summary.rows_total:,} source changes")
-        print(
-            f"  simulate {t_sim:.1f} s | silver {t_silver:.1f} s ({rows / t_silver:,.0f} rows/s)"
-            f" | first dbt run {t_first:.1f} s | peak RSS {_peak_rss_mb():,.0f} MB"
-        )
+        print(f"  simulate {t_sim:.1f} s | silver {t_silver:.1f} s ({rows / t_silver:,.0f} rows/s)")
     else:
         print(f"reusing the base in {tmp} (--keep)")
+    # Gold of the base by the current models, whatever built it before.
+    t_base, _, rss_base = _dbt(["run", "--full-refresh"], env, target)
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     n_lines = con.execute("SELECT count(*) FROM gold.fct_claim_line").fetchone()[0]
+    latest = con.execute("SELECT max(_dms_timestamp) FROM silver.claim_line").fetchone()[0]
     con.close()
-    print(f"claim lines in gold: {n_lines:,}")
+    print(
+        f"claim lines in gold: {n_lines:,} | gold of the base (dbt run --full-refresh)"
+        f" {t_base:.1f} s, peak RSS {rss_base:,.0f} MB"
+    )
 
     results = []
-    when = dt.datetime(2030, 1, 1, 12)
+    when = latest
     for k, fraction in enumerate([0.001, 0.01, 0.1]):
-        when += dt.timedelta(hours=1)
+        when += dt.timedelta(minutes=1)
+        # A file an interrupted earlier run landed stays (landed files are never rewritten).
+        while (_landed_path(settings, when)).exists():
+            when += dt.timedelta(minutes=1)
         batch = _write_update_batch(settings, fraction, when, seed=k)
         t_s, changed = _silver(settings, batch)
-        t_g = _dbt(["run"], env, target)
-        results.append((fraction, changed, t_s, t_g))
-    t_full = _dbt(["run", "--full-refresh"], env, target)
-    print(f"full rebuild (dbt run --full-refresh): {t_full:.1f} s")
+        t_g, m_g, rss_g = _dbt(["run"], env, target)
+        results.append((fraction, changed, t_s, t_g, m_g, rss_g))
+    t_full, m_full, rss_full = _dbt(["run", "--full-refresh"], env, target)
     print(
-        f"{'batch':>7} {'changes':>9} {'silver s':>9} {'gold s':>8} {'gold/full':>10} {'rows/s':>9}"
+        f"full rebuild (dbt run --full-refresh): {t_full:.1f} s (models {m_full:.1f} s),"
+        f" peak RSS {rss_full:,.0f} MB"
     )
-    for fraction, changed, t_s, t_g in results:
+    print(
+        f"{'batch':>7} {'changes':>9} {'silver s':>9} {'gold s':>8} {'gold/full':>10}"
+        f" {'models s':>9} {'models/full':>12} {'rows/s':>9} {'gold rows/s':>12}"
+        f" {'dbt RSS MB':>11}"
+    )
+    for fraction, changed, t_s, t_g, m_g, rss_g in results:
         print(
-            f"{fraction:>7.1%} {changed:>9,} {t_s:>9.1f} {t_g:>8.1f} {t_g / t_full:>10.2f} "
-            f"{changed / (t_s + t_g):>9,.0f}"
+            f"{fraction:>7.1%} {changed:>9,} {t_s:>9.1f} {t_g:>8.1f} {t_g / t_full:>10.2f}"
+            f" {m_g:>9.1f} {m_g / m_full:>12.2f} {changed / (t_s + t_g):>9,.0f}"
+            f" {changed / t_g:>12,.0f} {rss_g:>11,.0f}"
         )
+    one_percent = next(r for r in results if r[0] == 0.01)
+    ratio = one_percent[3] / t_full
+    verdict = "met" if ratio <= 0.10 else "NOT met"
+    print(f"target (1 % batch <= 0.10 of a full rebuild): {ratio:.3f}, {verdict}")
     print(f"peak RSS of the process tree: {_peak_rss_mb():,.0f} MB")
     return 0
 

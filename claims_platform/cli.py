@@ -2,6 +2,8 @@
 
 claims-platform simulate --out <landing> [--seed N] [--members N] [--days N] [--format F]
 claims-platform ledger            # what the file ledger holds, per table and status
+claims-platform replay (--path P ... | --all) [--dry-run]
+                                  # read quarantined files again once fixed; rebuild gold
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _ledger(_argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="claims-platform", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["simulate", "ledger"])
+    parser.add_argument("command", choices=["simulate", "ledger", "replay"])
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0
@@ -47,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_simulate(rest)
     if command == "ledger":
         return _ledger(rest)
+    if command == "replay":
+        from claims_platform.silver.replay import main_replay
+
+        return main_replay(rest)
     parser.error(f"unknown command {command!r}")
     return 2
 

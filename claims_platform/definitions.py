@@ -8,14 +8,21 @@ from pathlib import Path
 import dagster as dg
 from dagster_dbt import DbtCliResource
 
+from claims_platform.aws.checks import build_landing_encryption_check
+from claims_platform.aws.jobs import glue_catalog_sync_job
 from claims_platform.bronze.assets import build_bronze_assets, source_specs
 from claims_platform.bronze.sensor import build_landing_sensor
 from claims_platform.contracts import load_contracts
 from claims_platform.gold.assets import gold_dbt_models, translator
 from claims_platform.gold.exposures import exposure_specs
 from claims_platform.gold.project import dbt_project
-from claims_platform.resources import LocalSparkSilverRunner, PlatformResource
+from claims_platform.ops import branch_clones
+from claims_platform.ops.alerts import run_failure_alert
+from claims_platform.quality.checks import build_quality_checks
+from claims_platform.quality.freshness import with_freshness_policies
+from claims_platform.resources import EnvironmentSilverRunner, PlatformResource
 from claims_platform.silver.assets import REJECTS_KEY, build_silver_assets, silver_key
+from claims_platform.silver.replay import build_replay_job
 from claims_platform.silver.schema import child_tables
 
 contracts = load_contracts()
@@ -48,21 +55,37 @@ defs = dg.Definitions(
     assets=[
         *source_specs(contracts),
         build_bronze_assets(contracts),
-        build_silver_assets(contracts),
-        gold_dbt_models,
+        # Freshness SLAs of silver and gold (quality/freshness.py), shown in the UI.
+        *with_freshness_policies([build_silver_assets(contracts), gold_dbt_models]),
         *exposure_specs(dbt_project.manifest_path, translator, dbt_project),
     ],
-    jobs=[all_asset_checks_job],
+    asset_checks=[
+        build_landing_encryption_check(contracts),
+        *build_quality_checks(contracts, list(gold_dbt_models.keys)),
+    ],
+    jobs=[
+        all_asset_checks_job,
+        build_replay_job(silver_keys_by_table, gold_dbt_models),
+        glue_catalog_sync_job,
+        # Branch deployments: each pull request's Snowflake clone, created and swept.
+        branch_clones.create_branch_clone,
+        branch_clones.drop_stale_branch_clones,
+    ],
+    schedules=[branch_clones.drop_stale_branch_clones_daily],
     sensors=[
         build_landing_sensor(silver_keys_by_table, list(gold_dbt_models.keys), contracts),
         gold_automation,
+        branch_clones.branch_clone_sensor,
+        # Slack-compatible webhook on run failure (no-op unless CLAIMS_ALERT_WEBHOOK_URL is set).
+        run_failure_alert,
     ],
     # Steps run one after another anyway (one warehouse writer); one process per run saves a
     # Python start-up per step and lets the silver step reuse a warm Spark session.
     executor=dg.in_process_executor,
     resources={
         "platform": PlatformResource(),
-        "silver_runner": LocalSparkSilverRunner(),
+        # Glue (via Pipes) in branch/prod, in-process Spark locally; chosen when a run starts.
+        "silver_runner": EnvironmentSilverRunner(),
         # The dbt beside this interpreter, so the venv need not be activated.
         "dbt": DbtCliResource(
             project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")

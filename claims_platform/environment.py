@@ -7,6 +7,7 @@ Nothing here runs at import time; callers ask for settings when a run, sensor or
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -43,11 +44,28 @@ class Settings:
     landing_uri: str
     duckdb_path: Path
     tokenization_key: str
+    # The lake holds the silver job's batch manifests and outputs: a local directory, or
+    # `s3://bucket/prefix` where every object the platform writes is SSE-KMS encrypted.
+    lake_uri: str = ""
+    kms_key_id: str | None = None
+    # The Glue Data Catalog database the silver tables are registered in; None = catalog off.
+    glue_database: str | None = None
+    # Dagster+ branch deployments: the pull request (DAGSTER_CLOUD_PULL_REQUEST_ID) whose own
+    # S3 prefix (`branches/<id>/` of the lake) and Snowflake clone the deployment writes to.
+    pull_request_id: str | None = None
 
     @property
     def lake_dir(self) -> Path:
-        """Scratch space of the silver job (batch outputs before they are committed)."""
+        """Local scratch space of the silver job (batch outputs before they are committed).
+
+        With an S3 lake the local Spark runner still writes here first: the local Spark has no
+        S3 filesystem, so the finished batch is copied up to `lake_uri` with SSE-KMS.
+        """
         return self.data_dir / "lake"
+
+    @property
+    def lake_is_s3(self) -> bool:
+        return self.lake_uri.startswith("s3://")
 
     @property
     def dbt_target(self) -> str:
@@ -83,10 +101,112 @@ def get_settings() -> Settings:
                 "must come from a secret (set it in the deployment's environment variables)"
             )
         key = LOCAL_DEVELOPMENT_KEY
+    lake = os.environ.get("CLAIMS_LAKE_URI") or str(data_dir / "lake")
+    if not lake.startswith("s3://"):
+        lake = str(Path(lake).resolve())
+    pr_id = pull_request_id()
+    if env == "branch" and lake.startswith("s3://"):
+        # A branch deployment reads the production landing zone (immutable, read-only to the
+        # platform) but writes only under its own prefix, never into production's lake.
+        if not pr_id:
+            raise ConfigurationError(
+                "DAGSTER_CLOUD_PULL_REQUEST_ID is not set: a branch deployment writes to S3 under "
+                "branches/<pull request id>/ of CLAIMS_LAKE_URI only"
+            )
+        lake = f"{lake.rstrip('/')}/{branch_s3_prefix(pr_id)}".rstrip("/")
+    kms_key_id = kms_key_id_from_env()
+    if env != "local" and not kms_key_id and lake.startswith("s3://"):
+        # PHI must never reach S3 under a bucket's default (or no) key by accident; the landing
+        # zone needs no key here because the platform only reads it.
+        raise ConfigurationError(
+            "CLAIMS_KMS_KEY_ID is not set: outside local every object written to S3 is SSE-KMS "
+            "encrypted with the platform's key (set its id or ARN in the deployment's variables)"
+        )
     return Settings(
         env=env,
         data_dir=data_dir,
         landing_uri=landing,
         duckdb_path=duckdb_path.resolve(),
         tokenization_key=key,
+        lake_uri=lake,
+        kms_key_id=kms_key_id,
+        glue_database=os.environ.get("CLAIMS_GLUE_DATABASE") or None,
+        pull_request_id=pr_id,
     )
+
+
+def kms_key_id_from_env() -> str | None:
+    """CLAIMS_KMS_KEY_ID: the KMS key (id, ARN or alias) of every object the platform writes to S3.
+
+    Separate from `get_settings()` because the silver job on Glue needs only this setting and must
+    not require the rest (e.g. a warehouse path) to write its outputs.
+    """
+    return os.environ.get("CLAIMS_KMS_KEY_ID", "").strip() or None
+
+
+# --- branch deployments: one S3 prefix and one Snowflake clone per pull request ---------------
+
+_PR_ID = re.compile(r"[A-Za-z0-9_]+")
+
+
+def pull_request_id() -> str | None:
+    """DAGSTER_CLOUD_PULL_REQUEST_ID (set by Dagster+ in branch deployments), checked to be safe
+    inside an S3 key and a Snowflake identifier."""
+    raw = os.environ.get("DAGSTER_CLOUD_PULL_REQUEST_ID", "").strip()
+    if not raw:
+        return None
+    if not _PR_ID.fullmatch(raw):
+        raise ConfigurationError(
+            f"DAGSTER_CLOUD_PULL_REQUEST_ID must be letters, digits or underscores, not {raw!r}"
+        )
+    return raw
+
+
+def branch_s3_prefix(pull_request_id: str) -> str:
+    """The S3 prefix (under the lake) that a pull request's branch deployment writes to."""
+    return f"branches/{pull_request_id}/"
+
+
+def branch_clone_database(database: str, pull_request_id: str) -> str:
+    """`<DB>_CLONE_<PR id>`: the pull request's Snowflake clone of the production database.
+
+    The one definition of the name; dbt/profiles.yml's `branch` target renders the same string
+    (claims_platform_tests/deploy/test_branch_clones.py compares them).
+    """
+    # Upper case: how Snowflake stores an unquoted name, so SHOW DATABASES lists it verbatim.
+    return f"{database}_CLONE_{pull_request_id}".upper()
+
+
+def snowflake_database(*, base: bool = False) -> str:
+    """The Snowflake database of this environment: SNOWFLAKE_DATABASE in prod, its pull-request
+    clone in a branch deployment (or the production database itself with `base=True`)."""
+    database = os.environ.get("SNOWFLAKE_DATABASE", "").strip()
+    if not database:
+        raise ConfigurationError(
+            "SNOWFLAKE_DATABASE is not set: name the production Snowflake database "
+            "(branch deployments use its clone <DB>_CLONE_<PR id>)"
+        )
+    pr_id = pull_request_id()
+    if not base and get_env() == "branch" and pr_id:
+        return branch_clone_database(database, pr_id)
+    return database
+
+
+def snowflake_connection_params() -> dict[str, str]:
+    """snowflake-connector-python arguments from the same variables as dbt/profiles.yml
+    (key-pair authentication; the key file and its passphrase come from secrets)."""
+    params = {
+        "account": os.environ.get("SNOWFLAKE_ACCOUNT", ""),
+        "user": os.environ.get("SNOWFLAKE_USER", ""),
+        "role": os.environ.get("SNOWFLAKE_ROLE", ""),
+        "warehouse": os.environ.get("SNOWFLAKE_WAREHOUSE", ""),
+        "private_key_file": os.environ.get("SNOWFLAKE_PRIVATE_KEY_PATH", ""),
+        "private_key_file_pwd": os.environ.get("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", ""),
+    }
+    missing = [k for k in ("account", "user") if not params[k]]
+    if missing:
+        raise ConfigurationError(
+            "Snowflake is not configured: set "
+            + ", ".join(f"SNOWFLAKE_{k.upper()}" for k in missing)
+        )
+    return {k: v for k, v in params.items() if v}

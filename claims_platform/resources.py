@@ -8,28 +8,42 @@ plug in behind the same methods.
 from __future__ import annotations
 
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import dagster as dg
 import duckdb
 
 from claims_platform.bronze.landing import Landing, landing_for
-from claims_platform.environment import Settings, get_settings
+from claims_platform.dms.io import join_uri
+from claims_platform.environment import ConfigurationError, Settings, get_settings
 from claims_platform.silver.commit import connect, warehouse_lock
-from claims_platform.silver.job import BatchManifest, BatchResult
+from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest, BatchResult, JobReport
 
 
 class PlatformResource(dg.ConfigurableResource):
     """Settings, landing zone and the single-writer warehouse of the current environment."""
 
+    # Left unset, S3 follows the ambient AWS configuration (role credentials, AWS_REGION,
+    # AWS_ENDPOINT_URL), as boto3 does on Glue.
+    s3_region_name: str | None = None
+    s3_endpoint_url: str | None = None
+
     def settings(self) -> Settings:
         return get_settings()
 
+    def s3_client(self) -> Any:
+        """An S3 client from dagster-aws's `S3Resource`, imported here: dagster_aws costs
+        seconds to import, which every definitions load would pay."""
+        return make_s3_client(self.s3_region_name, self.s3_endpoint_url)
+
     def landing(self) -> Landing:
-        return landing_for(self.settings().landing_uri)
+        return landing_for(self.settings().landing_uri, s3_client=self.s3_client)
 
     @contextmanager
     def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -48,27 +62,286 @@ class PlatformResource(dg.ConfigurableResource):
             yield
 
 
-class LocalSparkSilverRunner(dg.ConfigurableResource):
-    """Runs the silver job in this process on PySpark `local[*]`, as Glue would run the script."""
+@dataclass(frozen=True)
+class SilverBatch:
+    """A finished silver job run: its result, where the committer reads its output, and what the
+    job reported to Dagster (the same metadata and check results whichever runner ran it)."""
 
-    def run(self, manifest: BatchManifest, settings: Settings) -> tuple[BatchResult, Path]:
-        from claims_platform.silver.job import run_batch
-        from claims_platform.silver.spark import get_spark
+    result: BatchResult
+    local_dir: Path
+    job_results: tuple[dg.MaterializeResult | dg.AssetCheckResult, ...] = ()
 
-        batch_dir = settings.lake_dir / "batches" / manifest.batch_id
-        if batch_dir.exists():
-            shutil.rmtree(batch_dir)
-        batch_dir.mkdir(parents=True)
-        (batch_dir / "_manifest.json").write_text(manifest.to_json(), encoding="utf-8")
-        result = run_batch(
-            get_spark(), manifest, str(batch_dir), tokenization_key=settings.tokenization_key
+
+def results_from_report(
+    report: JobReport,
+) -> tuple[dg.MaterializeResult | dg.AssetCheckResult, ...]:
+    """The job's report as Dagster results, as Pipes would deliver them (for the in-process run)."""
+    out: list[dg.MaterializeResult | dg.AssetCheckResult] = [
+        dg.MaterializeResult(asset_key=dg.AssetKey.from_user_string(k), metadata=dict(m))
+        for k, m in report.materializations.items()
+    ]
+    out += [
+        dg.AssetCheckResult(
+            asset_key=dg.AssetKey.from_user_string(k),
+            check_name=QUARANTINE_CHECK,
+            passed=c.passed,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata=dict(c.metadata),
         )
-        return result, batch_dir
+        for k, c in report.checks.items()
+    ]
+    return tuple(out)
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def make_s3_client(region_name: str | None = None, endpoint_url: str | None = None) -> Any:
+    from dagster_aws.s3 import S3Resource
+
+    return S3Resource(region_name=region_name, endpoint_url=endpoint_url).get_client()
+
+
+def publish_batch(batch_dir: Path, settings: Settings, batch_id: str) -> list[str]:
+    """Copy a batch the local Spark finished (manifest, Parquet, `_files.json`) to the S3 lake,
+    every object SSE-KMS encrypted: local Spark has no S3 filesystem to write there itself."""
+    from claims_platform.aws.s3 import upload_dir
+
+    return upload_dir(
+        make_s3_client(),
+        batch_dir,
+        join_uri(settings.lake_uri, "batches", batch_id),
+        kms_key_id=settings.kms_key_id,
+    )
+
+
+def _local_batch_dir(settings: Settings, manifest: BatchManifest) -> Path:
+    batch_dir = settings.lake_dir / "batches" / manifest.batch_id
+    if batch_dir.exists():
+        shutil.rmtree(batch_dir)
+    batch_dir.mkdir(parents=True)
+    return batch_dir
+
+
+class SilverRunner(dg.ConfigurableResource):
+    """Runs the silver job (silver/job.py) over a batch manifest.
+
+    The silver asset calls `run`, commits `SilverBatch.local_dir` with the ledger, then `discard`s
+    the batch. Runners that launch the job elsewhere (a subprocess, Glue) need the asset context:
+    Dagster Pipes streams the job's logs, materialisations and checks into that step.
+    """
+
+    def run(
+        self,
+        manifest: BatchManifest,
+        settings: Settings,
+        context: dg.AssetExecutionContext | None = None,
+    ) -> SilverBatch:
+        raise NotImplementedError
 
     @staticmethod
     def new_batch_id() -> str:
         return uuid.uuid4().hex
 
+    def discard(self, batch: SilverBatch) -> None:
+        shutil.rmtree(batch.local_dir, ignore_errors=True)
+
+
+class LocalSparkSilverRunner(SilverRunner):
+    """Runs the silver job in this process on PySpark `local[*]`, as Glue would run the script.
+
+    The local default: one warm Spark session serves every batch of the process (the in-process
+    executor runs all steps of a run in one process), where a subprocess pays a JVM and
+    interpreter start (≈ 5-10 s) per batch. `LocalPipesSilverRunner` runs the Glue code path.
+    """
+
+    def run(
+        self,
+        manifest: BatchManifest,
+        settings: Settings,
+        context: dg.AssetExecutionContext | None = None,
+    ) -> SilverBatch:
+        from claims_platform.silver.job import batch_report, run_batch
+        from claims_platform.silver.spark import get_spark
+
+        batch_dir = _local_batch_dir(settings, manifest)
+        (batch_dir / "_manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        result = run_batch(
+            get_spark(), manifest, str(batch_dir), tokenization_key=settings.tokenization_key
+        )
+        if settings.lake_is_s3:
+            publish_batch(batch_dir, settings, manifest.batch_id)
+        return SilverBatch(result, batch_dir, results_from_report(batch_report(result)))
+
+
+# PipesSubprocessClient hands the Pipes bootstrap parameters over as environment variables; Glue
+# can only take arguments. Moving them onto the command line makes the local run take the Glue
+# path through `PipesCliArgsParamsLoader`.
+_AS_GLUE_ARGS = (
+    'exec "$0" -m claims_platform.silver.job "$@" '
+    '--dagster-pipes-context "$DAGSTER_PIPES_CONTEXT" '
+    '--dagster-pipes-messages "$DAGSTER_PIPES_MESSAGES"'
+)
+
+
+class LocalPipesSilverRunner(SilverRunner):
+    """Runs the silver script as a subprocess through `dagster.PipesSubprocessClient`, with its
+    Pipes parameters on the command line as on Glue: the production code path, on this machine."""
+
+    def run(
+        self,
+        manifest: BatchManifest,
+        settings: Settings,
+        context: dg.AssetExecutionContext | None = None,
+    ) -> SilverBatch:
+        if context is None:
+            raise ValueError(
+                "LocalPipesSilverRunner needs the asset context to open a Pipes session"
+            )
+        batch_dir = _local_batch_dir(settings, manifest)
+        manifest_path = batch_dir / "_manifest.json"
+        manifest_path.write_text(manifest.to_json(), encoding="utf-8")
+        invocation = dg.PipesSubprocessClient().run(
+            context=context,
+            command=[
+                "/bin/sh",
+                "-c",
+                _AS_GLUE_ARGS,
+                sys.executable,
+                "--manifest",
+                str(manifest_path),
+                "--output",
+                str(batch_dir),
+            ],
+            env={"CLAIMS_TOKENIZATION_KEY": settings.tokenization_key},
+        )
+        if settings.lake_is_s3:
+            publish_batch(batch_dir, settings, manifest.batch_id)
+        return SilverBatch(
+            BatchResult.read(str(batch_dir)),
+            batch_dir,
+            tuple(invocation.get_results(implicit_materializations=False)),
+        )
+
+
+class GlueSilverRunner(SilverRunner):
+    """Runs the silver script on AWS Glue through `dagster_aws.pipes.PipesGlueClient`.
+
+    The manifest goes to the S3 lake (`Settings.lake_uri`, SSE-KMS) and the job writes its output
+    beside it, in the same layout as a local batch; the Pipes context travels through
+    `pipes_bucket` (S3 context injector) and the job's Pipes messages come back through its
+    CloudWatch output stream. The finished output is copied to the local lake directory for the
+    committer. The job itself is defined by `claims_platform.deploy.glue`.
+    """
+
+    job_name: str
+    pipes_bucket: str
+    pipes_prefix: str = "dagster-pipes/"
+    region_name: str | None = None
+
+    def start_job_run_params(self, manifest_uri: str, output_uri: str) -> dict[str, Any]:
+        """The `StartJobRun` request; PipesGlueClient adds its `--dagster-pipes-*` arguments.
+        Worker type, count, modules and the key secret come from the job definition."""
+        return {
+            "JobName": self.job_name,
+            "Arguments": {"--manifest": manifest_uri, "--output": output_uri},
+        }
+
     @staticmethod
-    def discard(batch_dir: Path) -> None:
-        shutil.rmtree(batch_dir, ignore_errors=True)
+    def batch_uris(settings: Settings, batch_id: str) -> tuple[str, str]:
+        """(manifest URI, output URI) of a batch in the S3 lake."""
+        if not settings.lake_is_s3:
+            raise ConfigurationError(
+                "the silver job runs on Glue: set CLAIMS_LAKE_URI to the s3:// lake it writes to"
+            )
+        output = join_uri(settings.lake_uri, "batches", batch_id)
+        return join_uri(output, "_manifest.json"), output
+
+    def _boto(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(service, region_name=self.region_name)
+
+    def pipes_client(self) -> Any:
+        """The PipesGlueClient (imported here: dagster_aws.pipes costs seconds to import)."""
+        from dagster_aws.pipes import (
+            PipesCloudWatchMessageReader,
+            PipesGlueClient,
+            PipesS3ContextInjector,
+        )
+
+        return PipesGlueClient(
+            client=self._boto("glue"),
+            context_injector=PipesS3ContextInjector(
+                bucket=self.pipes_bucket, client=self._boto("s3"), key_prefix=self.pipes_prefix
+            ),
+            message_reader=PipesCloudWatchMessageReader(client=self._boto("logs")),
+        )
+
+    def run(
+        self,
+        manifest: BatchManifest,
+        settings: Settings,
+        context: dg.AssetExecutionContext | None = None,
+    ) -> SilverBatch:
+        from claims_platform.aws.s3 import put_object
+
+        if context is None:
+            raise ValueError("GlueSilverRunner needs the asset context to open a Pipes session")
+        manifest_uri, output_uri = self.batch_uris(settings, manifest.batch_id)
+        put_object(
+            self._boto("s3"),
+            manifest_uri,
+            manifest.to_json().encode("utf-8"),
+            kms_key_id=settings.kms_key_id,
+        )
+        invocation = self.pipes_client().run(
+            context=context,
+            start_job_run_params=self.start_job_run_params(manifest_uri, output_uri),
+        )
+        batch_dir = _local_batch_dir(settings, manifest)
+        self._download(output_uri, batch_dir)
+        return SilverBatch(
+            BatchResult.read(str(batch_dir)),
+            batch_dir,
+            tuple(invocation.get_results(implicit_materializations=False)),
+        )
+
+    def _download(self, prefix_uri: str, target: Path) -> None:
+        bucket, prefix = _split_s3(prefix_uri.rstrip("/") + "/")
+        s3 = self._boto("s3")
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                dest = target / obj["Key"][len(prefix) :]
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, obj["Key"], str(dest))
+
+
+class EnvironmentSilverRunner(SilverRunner):
+    """The silver runner of the current environment, chosen when a run uses it (never at import):
+    `branch` / `prod` run on Glue (configured by `deploy.glue.GlueJobSettings.from_env`), `local`
+    runs in-process Spark, or the local Pipes subprocess with `local_runner="pipes"`."""
+
+    local_runner: Literal["spark", "pipes"] = "spark"
+
+    def resolve(self, settings: Settings) -> SilverRunner:
+        if settings.env != "local":
+            from claims_platform.deploy.glue import GlueJobSettings
+
+            return GlueJobSettings.from_env().runner()
+        if self.local_runner == "pipes":
+            return LocalPipesSilverRunner()
+        return LocalSparkSilverRunner()
+
+    def run(
+        self,
+        manifest: BatchManifest,
+        settings: Settings,
+        context: dg.AssetExecutionContext | None = None,
+    ) -> SilverBatch:
+        return self.resolve(settings).run(manifest, settings, context)
+
+    def discard(self, batch: SilverBatch) -> None:
+        self.resolve(get_settings()).discard(batch)

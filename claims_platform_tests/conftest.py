@@ -19,3 +19,28 @@ def platform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("CLAIMS_LANDING_URI", "CLAIMS_DUCKDB_PATH", "CLAIMS_TOKENIZATION_KEY"):
         monkeypatch.delenv(var, raising=False)
     return data
+
+
+# The longest tests first: under `pytest -n 2 --dist loadgroup` (scripts/test) a long test that starts last keeps
+# one worker busy while the other idles. Measured order, longest first; then the other tests
+# that run the real pipeline (marked slow); then the rest, in collection order.
+_LONGEST_FIRST = (
+    "test_faults.py::test_sigkill",
+    "test_properties.py",
+    "test_faults.py::test_two_runs",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        for i, prefix in enumerate(_LONGEST_FIRST):
+            if item.nodeid.split("/")[-1].startswith(prefix):
+                return i
+        return len(_LONGEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+    items.sort(key=rank)
+    # `--dist loadgroup`: a module's tests stay on one worker, so a module-scoped fixture (a
+    # whole pipeline run, often) is built once; the fault tests share none and may go apart.
+    for item in items:
+        if item.path.name != "test_faults.py":
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))

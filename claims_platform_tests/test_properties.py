@@ -168,7 +168,7 @@ def fresh_data_dir(tmp_path_factory, monkeypatch):
 
 
 @settings(
-    max_examples=int(os.environ.get("CLAIMS_PROPERTY_EXAMPLES", "4")),
+    max_examples=int(os.environ.get("CLAIMS_PROPERTY_EXAMPLES", "3")),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     derandomize=os.environ.get("CI") == "true",

@@ -5,6 +5,8 @@ from collections import defaultdict
 import dagster as dg
 
 from claims_platform.contracts import TableContract, load_contracts
+from claims_platform.governance.openlineage import emits_openlineage
+from claims_platform.ops.retries import EXTERNAL_IO_RETRY_POLICY
 from claims_platform.resources import PlatformResource
 
 SOURCE_GROUP = "source"
@@ -87,7 +89,9 @@ def build_bronze_assets(contracts: dict[str, TableContract] | None = None) -> dg
         specs=bronze_specs(contracts),
         can_subset=True,
         description="Inventory of the DMS landing zone per source table.",
+        retry_policy=EXTERNAL_IO_RETRY_POLICY,  # lists S3 in production
     )
+    @emits_openlineage
     def _bronze(context: dg.AssetExecutionContext, platform: PlatformResource):
         files = defaultdict(list)
         for landed in platform.landing().list_files():

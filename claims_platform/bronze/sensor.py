@@ -2,7 +2,12 @@
 
 The cursor is a watermark plus the paths seen inside a look-back window before it, so files with
 equal modification times, or files that become visible late (written, then renamed into place),
-are still picked up and never requested twice. Exactly-once does not rest on the sensor: the
+are still picked up and never requested twice. The landing lists only from the window's floor on:
+on S3 that is `dagster_aws.s3.sensor.get_objects(since_last_modified=)`, paginated. S3 needs the
+window as much as a directory: LastModified has one-second resolution (many keys share the
+boundary second) and is the time an upload started, so a large upload becomes visible after
+smaller, later ones. A tick takes at most `max_files_per_tick` files, oldest first; the rest stay
+above the watermark (or in the window, unseen) and are taken by the next tick. Exactly-once does not rest on the sensor: the
 silver job loads only files the ledger has not seen, so a duplicate request is a no-op.
 """
 
@@ -52,9 +57,14 @@ class LandingCursor:
             sort_keys=True,
         )
 
+    @property
+    def floor(self) -> dt.datetime | None:
+        """The oldest modification time a file new to this cursor can have."""
+        return self.watermark - LOOKBACK if self.watermark else None
+
     def new_files(self, listed: Iterable[LandedFile]) -> list[LandedFile]:
         """Files not seen before, oldest first."""
-        floor = self.watermark - LOOKBACK if self.watermark else None
+        floor = self.floor
         fresh = [
             f
             for f in listed
@@ -80,6 +90,7 @@ def build_landing_sensor(
     contracts: dict[str, TableContract] | None = None,
     *,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
+    max_files_per_tick: int = MAX_FILES_PER_TICK,
 ) -> dg.SensorDefinition:
     contracts = contracts or load_contracts()
 
@@ -105,10 +116,14 @@ def build_landing_sensor(
         if active:
             return dg.SkipReason(f"run {active[0].dagster_run.run_id} is still loading a batch")
         cursor = LandingCursor.load(context.cursor)
-        listed = [f for f in platform.landing().list_files() if f.file.table in contracts]
-        taken = cursor.new_files(listed)[:MAX_FILES_PER_TICK]
+        listed = [
+            f
+            for f in platform.landing().list_files(since=cursor.floor)
+            if f.file.table in contracts
+        ]
+        taken = cursor.new_files(listed)[:max_files_per_tick]
         if not taken:
-            return dg.SkipReason(f"no new files among {len(listed)} landed")
+            return dg.SkipReason(f"no new files among {len(listed)} listed")
         tables = sorted({f.file.table for f in taken})
         selection = [bronze_key(contracts[t]) for t in tables]
         for t in tables:

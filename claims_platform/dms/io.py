@@ -1,6 +1,8 @@
 """Byte-level access to landing and lake URIs: a local path or `s3://bucket/key`.
 
-Kept free of Dagster so the silver job can use it on Glue executors.
+Kept free of Dagster so the silver job can use it on Glue executors. boto3 clients are created
+per call from the ambient configuration (role credentials, AWS_REGION, AWS_ENDPOINT_URL), which is
+all a Glue executor has. Every object written to S3 is SSE-KMS encrypted with CLAIMS_KMS_KEY_ID.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ def write_text(uri: str, text: str) -> None:
     if uri.startswith("s3://"):
         import boto3
 
-        bucket, key = _split_s3(uri)
-        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=text.encode("utf-8"))
+        from claims_platform.aws.s3 import put_object
+        from claims_platform.environment import kms_key_id_from_env
+
+        put_object(boto3.client("s3"), uri, text.encode("utf-8"), kms_key_id=kms_key_id_from_env())
         return
     path = Path(uri)
     path.parent.mkdir(parents=True, exist_ok=True)

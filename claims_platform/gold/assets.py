@@ -1,8 +1,11 @@
 """dbt models, tests and exposures as Dagster assets and checks."""
 
+import json
 import os
+import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -13,11 +16,23 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
+from claims_platform.environment import Settings
 from claims_platform.faults import checkpoint
-from claims_platform.gold.project import dbt_project
+from claims_platform.gold.project import dbt_project, dbt_target_path
+from claims_platform.governance.dbt_lineage import dbt_build_events
+from claims_platform.governance.openlineage import emits_openlineage
+from claims_platform.governance.phi import (
+    PHI_TAG,
+    asset_phi_tag,
+    gold_column_schema,
+    schema_phi_classes,
+)
+from claims_platform.ops.retries import EXTERNAL_IO_RETRY_POLICY
 from claims_platform.resources import PlatformResource
 from claims_platform.silver.assets import WAREHOUSE_POOL
+from claims_platform.warehouse.query_tag import query_tag_environ
 
 GOLD_GROUP = "gold"
 MARTS_GROUP = "marts"
@@ -58,12 +73,19 @@ class ClaimsDbtTranslator(DagsterDbtTranslator):
         owner = (props.get("meta") or {}).get("owner") or (
             props.get("config", {}).get("meta") or {}
         ).get("owner")
+        # dbt column `meta: {phi: …}` → column tags; descriptions as dagster-dbt gives them.
+        schema = gold_column_schema(props)
+        metadata = dict(spec.metadata)
+        if schema is not None:
+            metadata["dagster/column_schema"] = schema
         return spec.replace_attributes(
             key=dg.AssetKey(key),
             group_name=MARTS_GROUP if name.startswith("mart_") else GOLD_GROUP,
             kinds={"dbt", "duckdb"},
             owners=[owner or DEFAULT_OWNER],
             automation_condition=dg.AutomationCondition.eager(),
+            metadata=metadata,
+            tags={**spec.tags, PHI_TAG: asset_phi_tag(schema_phi_classes(schema))},
         )
 
 
@@ -78,7 +100,9 @@ translator = ClaimsDbtTranslator(
     dagster_dbt_translator=translator,
     name="gold_dbt_models",
     pool=WAREHOUSE_POOL,
+    retry_policy=EXTERNAL_IO_RETRY_POLICY,  # builds on Snowflake in production
 )
+@emits_openlineage
 def gold_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
 ):
@@ -87,7 +111,68 @@ def gold_dbt_models(
     # profiles.yml reads the warehouse location from the environment of the dbt process, which
     # dagster-dbt copies from ours when the invocation starts; restore ours afterwards so one
     # run's settings never leak into the next run in the same process.
-    with platform.warehouse_lock(), _environ(settings.dbt_environ()):
+    target_path = dbt_target_path(settings)
+    # DAGSTER_RUN_ID / DAGSTER_ASSET_KEYS become the Snowflake QUERY_TAG (profiles.yml).
+    environ = settings.dbt_environ() | query_tag_environ(
+        context.run_id, context.selected_asset_keys
+    )
+    with platform.warehouse_lock(), _environ(environ):
+        # A run killed before dbt wrote its results must not leave the previous run's behind
+        # for dagster-dbt to read as this one's.
+        (target_path / "run_results.json").unlink(missing_ok=True)
         checkpoint("gold.dbt_build.start")
-        yield from dbt.cli(["build", "--target", settings.dbt_target], context=context).stream()
+        invocation = dbt.cli(
+            ["build", "--target", settings.dbt_target], context=context, target_path=target_path
+        )
+        try:
+            # Column schemas + column lineage where the warehouse allows it (dbt_lineage).
+            yield from dbt_build_events(invocation, settings)
+        except DagsterDbtCliRuntimeError:
+            # dbt's own error text can quote warehouse values (a failed cast shows the value),
+            # so the step fails with a description of ours; the details stay in dbt's log.
+            raise dg.Failure(
+                description="dbt build failed; the failed models and tests are the failed "
+                f"steps and checks of this run, details in dbt's log under {target_path}",
+                metadata={"failed_nodes": _failed_nodes(target_path)},
+                allow_retries=_worth_retrying(settings, target_path),
+            ) from None
+        finally:
+            _stop(invocation.process)
         checkpoint("gold.dbt_build.done")
+
+
+def _run_results(target_path: Path) -> list[dict[str, Any]]:
+    try:
+        return json.loads((target_path / "run_results.json").read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def _failed_nodes(target_path: Path) -> list[str]:
+    """unique_id: status of each failed dbt node (names only, no values)."""
+    return [
+        f"{r['unique_id']}: {r['status']}"
+        for r in _run_results(target_path)
+        if r.get("status") in ("error", "fail")
+    ]
+
+
+def _worth_retrying(settings: Settings, target_path: Path) -> bool:
+    """Only a remote warehouse fails transiently (a dropped connection, a suspended warehouse);
+    a failed test or a failure on the local DuckDB file fails the same way on every retry."""
+    if settings.env == "local":
+        return False
+    return not any(r.get("status") == "fail" for r in _run_results(target_path))
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    """A step that fails while dbt still runs (an error in this process, an interrupt) must not
+    leave dbt behind holding the warehouse for the retry or the next run."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -3,18 +3,38 @@
 import datetime as dt
 
 import dagster as dg
+from pydantic import Field
 
 from claims_platform.bronze.assets import _phi_tags, bronze_key, column_schema
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.faults import checkpoint
-from claims_platform.resources import LocalSparkSilverRunner, PlatformResource
-from claims_platform.silver.commit import commit_batch, ensure_warehouse, processed_paths
-from claims_platform.silver.job import BatchManifest
+from claims_platform.governance.openlineage import emits_openlineage
+from claims_platform.resources import PlatformResource, SilverRunner
+from claims_platform.silver.commit import REPLAY_ALL, commit_batch, ensure_warehouse, pending_files
+from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest
 from claims_platform.silver.schema import REJECTS_TABLE, child_tables
 
 SILVER_GROUP = "silver"
 WAREHOUSE_POOL = "duckdb_writer"
 REJECTS_KEY = dg.AssetKey(["silver", REJECTS_TABLE])
+
+# The step reaches S3 and Glue in production, where throttling and transient service errors
+# happen; jitter keeps retries of concurrent runs apart. A retry cannot apply a batch twice: it
+# lists pending files against the ledger again, and a file the first attempt committed is in it.
+SILVER_RETRY_POLICY = dg.RetryPolicy(
+    max_retries=3, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+
+class SilverRunConfig(dg.Config):
+    """Run configuration of the silver step (all optional: a landing batch needs none)."""
+
+    replay: list[str] = Field(
+        default_factory=list,
+        description="Quarantined landed paths to read again (fixed or re-delivered), or "
+        f"'{REPLAY_ALL}' for every quarantined file. A file already processed is never read "
+        "again; a quarantined file whose size or modification time changed is read anyway.",
+    )
 
 
 def silver_key(name: str) -> dg.AssetKey:
@@ -65,15 +85,30 @@ def silver_specs(contracts: dict[str, TableContract]) -> list[dg.AssetSpec]:
             key=REJECTS_KEY,
             deps=[bronze_key(c) for c in contracts.values()],
             description="Rows the silver job rejected: file, row position, rule, reason and the "
-            "original values. PHI-restricted: holds raw values, including SSNs.",
+            "original values. PHI-restricted: the `record` column holds the raw landed values, "
+            "including SSNs; read access is for the data-platform team only. Counts by rule are "
+            "in the `rejects_by_rule` check.",
             group_name=SILVER_GROUP,
             kinds={"spark", "duckdb"},
             owners=["team:data-platform"],
-            tags={"phi": "direct"},
+            tags={"phi": "direct", "access": "phi-restricted"},
             metadata={"dagster/table_name": f"silver.{REJECTS_TABLE}"},
         )
     )
     return specs
+
+
+def silver_check_specs(contracts: dict[str, TableContract]) -> list[dg.AssetCheckSpec]:
+    """The check the silver job reports per change table (through Pipes when it runs remotely)."""
+    return [
+        dg.AssetCheckSpec(
+            QUARANTINE_CHECK,
+            asset=silver_key(c.silver_table),
+            description=f"No {c.name} file of the latest batch was quarantined (a quarantined file "
+            "is in the ledger with its reason; the rest of the batch went on).",
+        )
+        for c in contracts.values()
+    ]
 
 
 def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg.AssetsDefinition:
@@ -87,15 +122,19 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
     @dg.multi_asset(
         name="silver_change_tables",
         specs=silver_specs(contracts),
+        check_specs=silver_check_specs(contracts),
         can_subset=True,
         pool=WAREHOUSE_POOL,
+        retry_policy=SILVER_RETRY_POLICY,
         description="Runs the silver PySpark job over every landed file the ledger has not seen, "
         "then commits the change rows with the files' ledger entries in one transaction.",
     )
+    @emits_openlineage
     def _silver(
         context: dg.AssetExecutionContext,
+        config: SilverRunConfig,
         platform: PlatformResource,
-        silver_runner: LocalSparkSilverRunner,
+        silver_runner: SilverRunner,
     ):
         settings = platform.settings()
         selected = context.selected_asset_keys
@@ -104,14 +143,14 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
             tables = set(contracts)
         with platform.writer() as con:
             ensure_warehouse(con, contracts)
-            done = processed_paths(con)
-            pending = [
-                f
-                for f in platform.landing().list_files()
-                if f.file.table in tables and f.path not in done
-            ]
+            pending = pending_files(
+                con,
+                (f for f in platform.landing().list_files() if f.file.table in tables),
+                config.replay,
+            )
             checkpoint("silver.pending_listed")
             summary = None
+            job_results: tuple[dg.MaterializeResult | dg.AssetCheckResult, ...] = ()
             if pending:
                 manifest = BatchManifest(
                     batch_id=silver_runner.new_batch_id(),
@@ -121,11 +160,12 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
                 context.log.info(
                     f"batch {manifest.batch_id}: {len(pending)} new files for {sorted(tables)}"
                 )
-                _result, batch_dir = silver_runner.run(manifest, settings)
+                batch = silver_runner.run(manifest, settings, context)
+                job_results = batch.job_results
                 summary = commit_batch(
-                    con, batch_dir, {f.path: f.modified_at for f in pending}, contracts
+                    con, batch.local_dir, {f.path: f.modified_at for f in pending}, contracts
                 )
-                silver_runner.discard(batch_dir)
+                silver_runner.discard(batch)
                 for q in summary.quarantined:
                     context.log.warning(f"quarantined {q['path']}: {q['reason']}")
             else:
@@ -135,10 +175,18 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
                 for name in {*(k.path[-1] for k in selected)}
             }
         now = dt.datetime.now(dt.UTC).isoformat()
+        job_meta = {
+            r.asset_key: r.metadata or {}
+            for r in job_results
+            if isinstance(r, dg.MaterializeResult)
+        }
+        job_checks = {r.asset_key: r for r in job_results if isinstance(r, dg.AssetCheckResult)}
         for key in sorted(selected):
             name = key.path[-1]
             added = summary.rows_by_table.get(name, 0) if summary else 0
             meta = {
+                # What the job reported (counts only), then what the commit made of it.
+                **job_meta.get(key, {}),
                 "dagster/row_count": totals[name],
                 "rows_added": added,
                 "batch_id": summary.batch_id if summary else "none",
@@ -148,5 +196,17 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
                 meta["files_in_batch"] = len(pending)
                 meta["files_quarantined"] = len(summary.quarantined)
             yield dg.MaterializeResult(asset_key=key, metadata=meta)
+        for check_key in sorted(context.selected_asset_check_keys, key=str):
+            reported = job_checks.get(check_key.asset_key)
+            if reported is not None and reported.check_name == check_key.name:
+                yield reported
+            else:
+                # No file of this table in the batch (or no batch): nothing was quarantined.
+                yield dg.AssetCheckResult(
+                    asset_key=check_key.asset_key,
+                    check_name=check_key.name,
+                    passed=True,
+                    metadata={"files_read": 0, "files_quarantined": 0},
+                )
 
     return _silver

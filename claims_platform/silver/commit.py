@@ -3,6 +3,11 @@
 One DuckDB transaction per batch: the batch's change rows, children, rejects and the ledger
 entries of its files become visible together or not at all (DESIGN principle 4). A file already in
 the ledger is never loaded twice: the check runs inside the same transaction.
+
+`audit.file_ledger` holds one row per landed path: its latest attempt. A quarantined file loads no
+row, so it may be attempted again (replay) once it is fixed or re-delivered in place; a successful
+attempt turns its ledger row from quarantined to processed. Every attempt, including the
+quarantined ones with their reasons, stays in `audit.file_attempts`.
 """
 
 from __future__ import annotations
@@ -10,11 +15,11 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import duckdb
 from filelock import FileLock
@@ -34,6 +39,15 @@ from claims_platform.silver.schema import (
 
 SILVER_SCHEMA = "silver"
 BATCHES_TABLE = "batches"
+ATTEMPTS_TABLE = "file_attempts"
+QUARANTINED = "quarantined"
+# `replay` value meaning every quarantined file.
+REPLAY_ALL = "*"
+
+
+def attempts_columns() -> tuple[tuple[str, str], ...]:
+    """The ledger's columns plus the attempt number of the path (1 = first time read)."""
+    return (*ledger_columns(), ("attempt", "integer"))
 
 
 class BatchConflict(RuntimeError):
@@ -87,6 +101,18 @@ def ensure_warehouse(
     for table in all_silver_tables(contracts or load_contracts()):
         _ensure_table(con, SILVER_SCHEMA, table)
     _ensure_table(con, LEDGER_SCHEMA, _Table(LEDGER_TABLE, ledger_columns()))
+    had_attempts = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [LEDGER_SCHEMA, ATTEMPTS_TABLE],
+    ).fetchone()[0]
+    _ensure_table(con, LEDGER_SCHEMA, _Table(ATTEMPTS_TABLE, attempts_columns()))
+    if not had_attempts:
+        # A warehouse from before attempts were kept: its ledger rows are the first attempts.
+        names = ", ".join(n for n, _ in ledger_columns())
+        con.execute(
+            f"INSERT INTO {LEDGER_SCHEMA}.{ATTEMPTS_TABLE} ({names}, attempt) "
+            f"SELECT {names}, 1 FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}"
+        )
     _ensure_table(
         con,
         LEDGER_SCHEMA,
@@ -155,10 +181,11 @@ def commit_batch(
     try:
         paths = [f["path"] for f in files]
         if paths:
+            # A quarantined file loaded nothing, so a later attempt (replay) may replace it.
             clash = con.execute(
                 f"SELECT count(*) FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} WHERE path IN "
-                "(SELECT unnest(?::VARCHAR[]))",
-                [paths],
+                "(SELECT unnest(?::VARCHAR[])) AND status <> ?",
+                [paths, QUARANTINED],
             ).fetchone()[0]
             if clash:
                 raise BatchConflict(
@@ -191,14 +218,34 @@ def commit_batch(
                 ]
             )
         if ledger_rows:
+            previous = dict(
+                con.execute(
+                    f"SELECT path, max(attempt) FROM {LEDGER_SCHEMA}.{ATTEMPTS_TABLE} "
+                    "WHERE path IN (SELECT unnest(?::VARCHAR[])) GROUP BY path",
+                    [paths],
+                ).fetchall()
+            )
+            con.execute(
+                f"DELETE FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} WHERE path IN "
+                "(SELECT unnest(?::VARCHAR[]))",
+                [paths],
+            )
             placeholders = ", ".join("?" for _ in ledger_names)
             con.executemany(
                 f"INSERT INTO {LEDGER_SCHEMA}.{LEDGER_TABLE} ({', '.join(ledger_names)}) "
                 f"VALUES ({placeholders})",
                 ledger_rows,
             )
+            con.executemany(
+                f"INSERT INTO {LEDGER_SCHEMA}.{ATTEMPTS_TABLE} ({', '.join(ledger_names)}, "
+                f"attempt) VALUES ({placeholders}, ?)",
+                [
+                    [*row, previous.get(f["path"], 0) + 1]
+                    for row, f in zip(ledger_rows, files, strict=True)
+                ],
+            )
         checkpoint("silver.commit.ledger_inserted")
-        quarantined = [f for f in files if f["status"] == "quarantined"]
+        quarantined = [f for f in files if f["status"] == QUARANTINED]
         con.execute(
             f"INSERT INTO {LEDGER_SCHEMA}.{BATCHES_TABLE} VALUES (?, ?, ?, ?, ?, ?)",
             [
@@ -226,3 +273,49 @@ def processed_paths(con: duckdb.DuckDBPyConnection) -> set[str]:
     return {
         r[0] for r in con.execute(f"SELECT path FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}").fetchall()
     }
+
+
+class _Listed(Protocol):
+    path: str
+    size_bytes: int
+    modified_at: dt.datetime
+
+
+_L = TypeVar("_L", bound=_Listed)
+
+
+def pending_files(
+    con: duckdb.DuckDBPyConnection, listed: Iterable[_L], replay: Iterable[str] = ()
+) -> list[_L]:
+    """The landed files a batch must read: every file the ledger has not seen, plus each
+    quarantined file that was re-delivered in place (its size or modification time changed since
+    the attempt) or that `replay` names (a path, or REPLAY_ALL). A processed file never again."""
+    ledger = {
+        path: (status, size, landed_at)
+        for path, status, size, landed_at in con.execute(
+            f"SELECT path, status, size_bytes, landed_at FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}"
+        ).fetchall()
+    }
+    replay = set(replay)
+    out = []
+    for f in listed:
+        entry = ledger.get(f.path)
+        if entry is None:
+            out.append(f)
+            continue
+        status, size, landed_at = entry
+        if status != QUARANTINED:
+            continue
+        redelivered = f.size_bytes != size or (landed_at is not None and f.modified_at > landed_at)
+        if redelivered or REPLAY_ALL in replay or f.path in replay:
+            out.append(f)
+    return out
+
+
+def quarantined_files(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:
+    """(path, table, reason) of every file whose latest attempt was quarantined."""
+    return con.execute(
+        f"SELECT path, table_name, reason FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} "
+        "WHERE status = ? ORDER BY path",
+        [QUARANTINED],
+    ).fetchall()

@@ -6,8 +6,16 @@ rejects) and `_files.json`, the ledger facts of every file. Nothing is committed
 committer loads a finished batch into the warehouse together with its ledger rows, atomically,
 so a job killed half-way leaves nothing behind but scratch output.
 
-On Glue: `--additional-python-modules claims_platform` and the job arguments `--manifest <uri>
---output <uri>`; the SSN tokenization key comes from CLAIMS_TOKENIZATION_KEY.
+On Glue (`claims_platform.deploy.glue` generates the job): the platform wheel and the pins below
+arrive through `--additional-python-modules`; the job arguments are `--manifest <uri> --output <uri>`
+and `--tokenization-key-secret-id <Secrets Manager id>` (Glue cannot set environment variables, and
+a key passed as an argument would show in every job run's description), and `--kms-key-id` for the
+objects it writes itself. Locally the key comes from CLAIMS_TOKENIZATION_KEY.
+
+Launched by Dagster (`PipesGlueClient` in production, `PipesSubprocessClient` locally) the Pipes
+bootstrap parameters arrive as `--dagster-pipes-context` / `--dagster-pipes-messages` arguments,
+and the job reports per-table counts (never values) and the quarantine check through Dagster
+Pipes. Without them it runs standalone (a Glue run started by hand, the local CLI).
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -29,6 +38,8 @@ from claims_platform.dms.values import canonical
 from claims_platform.faults import checkpoint
 
 FILES_MANIFEST = "_files.json"
+# The asset check the job reports on each silver change table (declared in silver/assets.py).
+QUARANTINE_CHECK = "no_quarantined_files"
 
 
 @dataclass
@@ -58,6 +69,18 @@ class BatchResult:
     @property
     def rejected(self) -> int:
         return self.tables.get("rejects", 0)
+
+    @classmethod
+    def read(cls, output_uri: str) -> BatchResult:
+        """The result of a finished batch, read back from its output (how a runner whose job ran
+        elsewhere, e.g. on Glue, learns what the job did)."""
+        data = json.loads(read_text(join_uri(output_uri, FILES_MANIFEST)))
+        return cls(
+            batch_id=data["batch_id"],
+            output_uri=output_uri,
+            files=data["files"],
+            tables={k: int(v) for k, v in data["tables"].items()},
+        )
 
 
 def _parse_task(
@@ -213,20 +236,174 @@ def run_batch(
     return result
 
 
+@dataclass(frozen=True)
+class CheckReport:
+    passed: bool
+    metadata: dict[str, int]
+
+
+@dataclass(frozen=True)
+class JobReport:
+    """What the job tells Dagster about a batch: counts only, never a value (PHI stays in the lake).
+
+    Keys are asset keys as Pipes spells them (`silver/<table>`). The same report reaches Dagster
+    through Pipes (Glue, local subprocess) or directly (in-process runner), so every runner
+    yields the same metadata and check results.
+    """
+
+    materializations: dict[str, dict[str, int]]
+    checks: dict[str, CheckReport]  # change table asset key → result of QUARANTINE_CHECK
+
+
+def asset_key_string(table: str) -> str:
+    return f"silver/{table}"
+
+
+def batch_report(
+    result: BatchResult, contracts: Mapping[str, TableContract] | None = None
+) -> JobReport:
+    from claims_platform.silver.schema import REJECTS_TABLE, child_tables
+
+    contracts = contracts or load_contracts()
+    materializations: dict[str, dict[str, int]] = {}
+    checks: dict[str, CheckReport] = {}
+    for c in contracts.values():
+        files = [f for f in result.files if f["table_name"] == c.name]
+        quarantined = sum(1 for f in files if f["status"] == "quarantined")
+        counts = {
+            "silver_job/files_read": len(files),
+            "silver_job/files_quarantined": quarantined,
+            "silver_job/rows_written": int(result.tables.get(c.silver_table, 0)),
+            "silver_job/rows_rejected": sum(int(f["rows_rejected"]) for f in files),
+        }
+        key = asset_key_string(c.silver_table)
+        materializations[key] = counts
+        # Children are flattened from the parent's rows; counting them would cost a Spark action.
+        for child in child_tables(c):
+            materializations[asset_key_string(child.name)] = {"silver_job/files_read": len(files)}
+        checks[key] = CheckReport(
+            passed=quarantined == 0,
+            metadata={"files_read": len(files), "files_quarantined": quarantined},
+        )
+    materializations[asset_key_string(REJECTS_TABLE)] = {
+        "silver_job/files_read": len(result.files),
+        "silver_job/rows_written": int(result.tables.get("rejects", 0)),
+    }
+    return JobReport(materializations=materializations, checks=checks)
+
+
+@contextmanager
+def open_pipes() -> Iterator[Any | None]:
+    """The Dagster Pipes context when Dagster launched this run, else None (standalone run).
+
+    Parameters come from the command line, the one channel Glue offers (it cannot set environment
+    variables). Which loader and writer to use follows from the parameters themselves: an S3
+    location (`PipesS3ContextInjector`, `PipesS3MessageReader`) or a path / stdio stream (the
+    subprocess client's temp files, the CloudWatch reader's stdout), so one code path serves Glue
+    and the local Pipes runner. Reads `sys.argv`, as `PipesCliArgsParamsLoader` does.
+    """
+    from dagster_pipes import (
+        PipesCliArgsParamsLoader,
+        PipesDefaultContextLoader,
+        PipesDefaultMessageWriter,
+        PipesS3ContextLoader,
+        PipesS3MessageWriter,
+        open_dagster_pipes,
+    )
+
+    loader = PipesCliArgsParamsLoader()
+    if not loader.is_dagster_pipes_process():
+        yield None
+        return
+    on_s3 = "bucket" in loader.load_context_params(), "bucket" in loader.load_messages_params()
+    s3 = None
+    if any(on_s3):
+        import boto3
+
+        s3 = boto3.client("s3")
+    with open_dagster_pipes(
+        params_loader=loader,
+        context_loader=PipesS3ContextLoader(s3) if on_s3[0] else PipesDefaultContextLoader(),
+        message_writer=PipesS3MessageWriter(s3) if on_s3[1] else PipesDefaultMessageWriter(),
+    ) as pipes:
+        yield pipes
+
+
+def report_to_pipes(pipes: Any, report: JobReport) -> None:
+    """Report the batch to Dagster, for the asset keys this launch is about (a subset run)."""
+    in_scope = set(pipes.asset_keys)
+    for key, metadata in report.materializations.items():
+        if key in in_scope:
+            pipes.report_asset_materialization(asset_key=key, metadata=metadata)
+    for key, check in report.checks.items():
+        if key in in_scope:
+            pipes.report_asset_check(
+                QUARANTINE_CHECK,
+                passed=check.passed,
+                # A quarantined file is recorded and the rest of the batch goes on: warn a human.
+                severity="WARN",
+                metadata=check.metadata,
+                asset_key=key,
+            )
+
+
+def tokenization_key(secret_id: str | None) -> str | None:
+    """The SSN tokenization key: CLAIMS_TOKENIZATION_KEY, else the named Secrets Manager secret."""
+    key = os.environ.get("CLAIMS_TOKENIZATION_KEY")
+    if key or not secret_id:
+        return key
+    import boto3
+
+    return boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+
+
+def job_spark() -> Any:
+    """The Spark session of this run: Glue's cluster on Glue, else the local `local[*]` session.
+
+    Glue starts the driver with its cluster configured and passes `--JOB_RUN_ID`; the local
+    builder would pin `spark.master` to `local[*]` and leave the Glue workers idle.
+    """
+    if "--JOB_RUN_ID" in sys.argv:
+        from pyspark.sql import SparkSession
+
+        return (
+            SparkSession.builder.config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.parquet.compression.codec", "zstd")
+            .getOrCreate()
+        )
+    from claims_platform.silver.spark import get_spark
+
+    return get_spark()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Glue entry point: `--manifest <uri> --output <uri>` (other Glue arguments are ignored)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--manifest", required=True)
     parser.add_argument("--output", required=True)
+    parser.add_argument("--tokenization-key-secret-id", default=None)
+    parser.add_argument("--kms-key-id", default=None)
     args, _glue_args = parser.parse_known_args(argv)
-    key = os.environ.get("CLAIMS_TOKENIZATION_KEY")
-    if not key:
-        print("CLAIMS_TOKENIZATION_KEY is not set: refusing to write silver", file=sys.stderr)
-        return 2
-    from claims_platform.silver.spark import get_spark
-
-    manifest = BatchManifest.from_json(read_text(args.manifest))
-    result = run_batch(get_spark(), manifest, args.output, tokenization_key=key)
+    if args.kms_key_id:
+        # Glue cannot set environment variables; dms.io reads the key from this one.
+        os.environ.setdefault("CLAIMS_KMS_KEY_ID", args.kms_key_id)
+    with open_pipes() as pipes:
+        key = tokenization_key(args.tokenization_key_secret_id)
+        if not key:
+            message = (
+                "no SSN tokenization key (set CLAIMS_TOKENIZATION_KEY or pass "
+                "--tokenization-key-secret-id): refusing to write silver"
+            )
+            if pipes is not None:
+                raise RuntimeError(message)
+            print(message, file=sys.stderr)
+            return 2
+        manifest = BatchManifest.from_json(read_text(args.manifest))
+        if pipes is not None:
+            pipes.log.info(f"batch {manifest.batch_id}: {len(manifest.files)} files")
+        result = run_batch(job_spark(), manifest, args.output, tokenization_key=key)
+        if pipes is not None:
+            report_to_pipes(pipes, batch_report(result))
     print(json.dumps({"batch_id": result.batch_id, "tables": result.tables}))
     return 0
 

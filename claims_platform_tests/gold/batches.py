@@ -7,7 +7,12 @@ original, a void that is deleted, a deleted claim and claim line, diagnoses and 
 empty, enrollments terminated, moved to another member and deleted, a plan whose line of business
 changes, a re-delivered file, and changes in a new month (so the valuation month advances and open
 enrollments gain a month, including one that started covering only now). Batch 3 carries two
-columns added at the source (MEMBER.PREFERRED_LANGUAGE, CLAIM.CLAIM_SOURCE).
+columns added at the source (MEMBER.PREFERRED_LANGUAGE, CLAIM.CLAIM_SOURCE). Batch 4 changes old
+months of the marts (incremental by month) without moving the valuation month: a late claim for an
+old month, a claim moved to a month outside the enrollment calendar, a replacement and a void
+dated in other months than the claims they take the final action from, an enrollment moved to a
+plan of another line of business, and the deletion of the only coverage of the first months (so
+those months disappear from mart_pmpm).
 
 ``TOUCHED`` names, per incremental gold table and batch, the keys whose rows the incremental run
 must rebuild (write again) and ``UNTOUCHED`` keys whose rows it must leave alone.
@@ -28,6 +33,7 @@ LOADED_AT = {
     1: datetime(2024, 3, 5, 2, 0, 0),
     2: datetime(2024, 4, 3, 2, 0, 0),
     3: datetime(2024, 5, 2, 2, 0, 0),
+    4: datetime(2024, 5, 20, 2, 0, 0),
 }
 FULL_LOAD = "LOAD00000001.csv"
 FULL_LOAD_AT = "2024-01-01 00:00:00"
@@ -125,6 +131,19 @@ C10 = C1 | {"claim_id": "C10", "original_claim_id": "C1", "frequency_code": "7"}
 C11 = C2 | {"claim_id": "C11", "original_claim_id": "C2", "frequency_code": "7"}
 C11_TO_C3 = C11 | {"original_claim_id": "C3", "member_id": "M4"}
 C12 = paid("C12", "M7", "2024-04-10", "25.00")
+C13 = paid("C13", "M2", "2024-01-05", "7.00")  # late, for an old month
+C9_MOVED = C9 | {"statement_from_date": d("2023-11-20"), "updated_at": s.ts("2024-04-21 00:00:00")}
+# dated in April: February (C7's month) must be recomputed all the same
+C15 = paid("C15", "M8", "2024-04-15", "18.00", original_claim_id="C7", frequency_code="7")
+C16 = C2 | {
+    "claim_id": "C16",
+    "original_claim_id": "C2",
+    "frequency_code": "8",
+    "claim_status": "VOID",
+    "statement_from_date": d("2024-04-22"),
+    "total_paid": s.money("0.00"),
+}
+E9_P2 = E9 | {"plan_id": "P2"}  # COMMERCIAL → MEDICARE_ADVANTAGE for January and February
 
 L_C1_1 = s.line("C1", 1, "2024-01-20", adjustments=s.adj(("CO", "45", "10.00")))
 L_C1_2 = s.line("C1", 2, "2024-01-20", adjustments=s.adj(("CO", "45", "5.00"), ("PR", "3", "1")))
@@ -215,6 +234,15 @@ def batch(number: int) -> Silver:
         cdc("member", "U", "2024-04-10 00:00:00", m1_spanish, added={"preferred_language": "es"})
         cdc("member", "I", "2024-04-11 00:00:00", M7, added={"preferred_language": "en"})
         cdc("claim", "I", "2024-04-12 00:00:00", C12, added={"claim_source": "EDI"})
+    elif number == 4:
+        # Every change dated in April, the valuation month already: only the months these
+        # changes reach may be recomputed, and they must be.
+        cdc("claim", "I", "2024-04-20 00:00:00", C13)
+        cdc("claim", "U", "2024-04-21 00:00:00", C9_MOVED)
+        cdc("claim", "I", "2024-04-22 00:00:00", C15)
+        cdc("claim", "I", "2024-04-23 00:00:00", C16)
+        cdc("enrollment", "U", "2024-04-24 00:00:00", E9_P2)
+        cdc("enrollment", "D", "2024-04-25 00:00:00", {"enrollment_id": "E7"})
     else:
         raise ValueError(number)
     return silver
@@ -244,6 +272,18 @@ TOUCHED: dict[int, dict[str, set[tuple]]] = {
         "fct_claim_line_adjustment": set(),
         "fct_member_month": set(),
     },
+    4: {
+        "dim_member": set(),
+        "dim_provider": set(),
+        "dim_plan": set(),
+        # changed, plus C7 (replaced by C15) and C2 (voided by C16)
+        "fct_claim": {("C2",), ("C7",), ("C9",), ("C13",), ("C15",), ("C16",)},
+        "fct_claim_diagnosis": {("C9",), ("C13",), ("C15",), ("C16",)},
+        "fct_claim_line": set(),
+        "fct_claim_line_adjustment": set(),
+        # M8 (E9's plan); M2 lost its only enrollment E7 and has no row left to rewrite
+        "fct_member_month": {("M8",)},
+    },
 }
 UNTOUCHED: dict[int, dict[str, set[tuple]]] = {
     2: {
@@ -255,5 +295,9 @@ UNTOUCHED: dict[int, dict[str, set[tuple]]] = {
         "fct_claim_line": {("C1", 1), ("C4", 1)},
         "fct_claim_line_adjustment": {("C1", 1)},
         "fct_member_month": {("M8",)},
+    },
+    4: {
+        "fct_claim": {("C1",), ("C3",), ("C10",)},
+        "fct_member_month": {("M1",), ("M4",), ("M5",)},
     },
 }

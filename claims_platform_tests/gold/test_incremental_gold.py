@@ -1,7 +1,7 @@
 """Incremental gold: batch after batch, gold equals the oracle and a full refresh, and each run
 rewrites only the keys its batch touched.
 
-Three silver batches (``batches.py``) are appended to one DuckDB file, each followed by a plain
+Four silver batches (``batches.py``) are appended to one DuckDB file, each followed by a plain
 ``dbt build`` (``run`` for the first; incremental after it). After each:
 
 * gold equals the independent reference model (``support/reference_model.py``) computed from every
@@ -20,6 +20,7 @@ import json
 import shutil
 import time
 from collections import defaultdict
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ INCREMENTAL_KEYS: dict[str, tuple[str, ...]] = {
     "fct_member_month": ("member_id",),
 }
 MARK = "_test_not_rewritten"
+BATCHES = (1, 2, 3, 4)
 # Compared with a full refresh besides the gold schema: the incremental coverage table.
 COMPARED_SCHEMAS = ("gold", "intermediate")
 
@@ -132,7 +134,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, Any]]:
     database = work_dir / "warehouse.duckdb"
     events: dict[str, list[dict[str, Any]]] = defaultdict(list)
     results: dict[int, dict[str, Any]] = {}
-    for number in (1, 2, 3):
+    for number in BATCHES:
         silver = batches.batch(number)
         silver.write(str(database))
         for table, table_events in silver.events.items():
@@ -170,13 +172,13 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, Any]]:
     return results
 
 
-@pytest.mark.parametrize("number", [1, 2, 3])
+@pytest.mark.parametrize("number", BATCHES)
 def test_gold_equals_the_reference_model_after_each_batch(runs, number):
     problems = diff_gold(runs[number]["expected"], runs[number]["gold"])
     assert problems == [], "\n".join(problems)
 
 
-@pytest.mark.parametrize("number", [2, 3])
+@pytest.mark.parametrize("number", BATCHES[1:])
 def test_incremental_gold_equals_a_full_refresh(runs, number):
     incremental, full = runs[number]["incremental"], runs[number]["full_refresh"]
     assert set(incremental) == set(full)
@@ -187,14 +189,14 @@ def test_incremental_gold_equals_a_full_refresh(runs, number):
         assert rows == full[table][1], table
 
 
-@pytest.mark.parametrize("number", [2, 3])
+@pytest.mark.parametrize("number", BATCHES[1:])
 def test_dbt_tests_pass_on_incremental_runs(runs, number):
     statuses = runs[number]["statuses"]
     bad = {k: v for k, v in statuses.items() if v not in ("success", "pass", "warn", "no-op")}
     assert bad == {}
 
 
-@pytest.mark.parametrize("number", [2, 3])
+@pytest.mark.parametrize("number", BATCHES[1:])
 def test_a_run_rewrites_exactly_the_keys_its_batch_touched(runs, number):
     marks = runs[number]["marks"]
     for table, expected in batches.TOUCHED[number].items():
@@ -296,3 +298,27 @@ def test_a_column_added_at_the_source_reaches_gold_without_rewriting_history(run
     assert columns[-2:] == ["_silver_loaded_at", "preferred_language"]
     claims = runs[3]["gold"]["fct_claim"]
     assert {r["claim_id"]: r["claim_source"] for r in claims if r["claim_source"]} == {"C12": "EDI"}
+
+
+def test_marts_follow_changes_to_old_months(runs):
+    def pmpm(number: int) -> dict[tuple[str, str], tuple]:
+        return {
+            (r["year_month"].isoformat()[:7], r["line_of_business"]): (
+                r["member_months"],
+                r["paid_amount"],
+            )
+            for r in runs[number]["gold"]["mart_pmpm"]
+        }
+
+    before, after = pmpm(3), pmpm(4)
+    # E7, the only coverage of December 2023, deleted: the month leaves the mart
+    assert any(month == "2023-12" for month, _ in before)
+    assert not any(month == "2023-12" for month, _ in after)
+    # C9 moved to November 2023, where nobody is covered
+    assert ("2023-11", "UNKNOWN") not in before
+    assert after[("2023-11", "UNKNOWN")] == (0, Decimal("15.00"))
+    # E9 moved to a MEDICARE_ADVANTAGE plan: M8's January member month follows it
+    members_before = before.get(("2024-01", "MEDICARE_ADVANTAGE"), (0,))[0]
+    assert after[("2024-01", "MEDICARE_ADVANTAGE")][0] == members_before + 1
+    lag_months = {r["incurred_month"].isoformat()[:7] for r in runs[4]["gold"]["mart_claim_lag"]}
+    assert "2023-11" in lag_months

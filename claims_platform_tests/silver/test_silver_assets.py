@@ -93,12 +93,12 @@ def test_a_batch_whose_files_are_already_in_the_ledger_commits_nothing(platform_
     settings = get_settings()
     runner = defs.resources["silver_runner"]
     manifest = BatchManifest("b1", settings.landing_uri, ["CLAIMS/MEMBER/20240102-100000000.csv"])
-    _, out1 = runner.run(manifest, settings)
+    out1 = runner.run(manifest, settings).local_dir
     con = connect(settings.duckdb_path)
     try:
         commit_batch(con, out1, {})
         manifest2 = BatchManifest("b2", settings.landing_uri, manifest.files)
-        _, out2 = runner.run(manifest2, settings)
+        out2 = runner.run(manifest2, settings).local_dir
         with pytest.raises(BatchConflict):
             commit_batch(con, out2, {})
         assert con.execute("SELECT count(*) FROM silver.member").fetchone() == (1,)

@@ -14,11 +14,14 @@ from claims_platform_tests.conftest import REPO_ROOT
 
 
 def materialize_all() -> dg.ExecuteInProcessResult:
-    """Materialise every asset (bronze → silver → gold, with dbt tests as checks) in-process."""
+    """Materialise every asset (bronze → silver → gold) in-process with every check of what it
+    materialises: dbt tests and the data-quality checks (blocking ones gate gold), as the
+    headless run does."""
     from claims_platform.definitions import defs
 
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    return dg.materialize(assets, resources=defs.resources, raise_on_error=True)
+    checks = list(defs.asset_checks or [])
+    return dg.materialize([*assets, *checks], resources=defs.resources, raise_on_error=True)
 
 
 def headless_materialize(data_dir: Path, dagster_home: Path) -> subprocess.CompletedProcess:

@@ -32,15 +32,25 @@
     {%- if not (execute and is_incremental()) -%}
         {{ return(none) }}
     {%- endif -%}
+    {#- A model asks several times (once per touched-keys rule): read it once per compilation. -#}
+    {%- set cache_key = '_claims_platform_silver_watermark' -%}
+    {%- if model is mapping and cache_key in model -%}
+        {{ return(model[cache_key][0]) }}
+    {%- endif -%}
     {%- set columns = [] -%}
     {%- for column in adapter.get_columns_in_relation(this) -%}
         {%- do columns.append(column.name | lower) -%}
     {%- endfor -%}
-    {%- if '_silver_loaded_at' not in columns -%}
-        {{ return(none) }}
+    {%- set watermark = [none] -%}
+    {%- if '_silver_loaded_at' in columns -%}
+        {%- set result = run_query('select max(_silver_loaded_at) from ' ~ this) -%}
+        {%- do watermark.pop() -%}
+        {%- do watermark.append(result.columns[0].values()[0]) -%}
     {%- endif -%}
-    {%- set result = run_query('select max(_silver_loaded_at) from ' ~ this) -%}
-    {{ return(result.columns[0].values()[0]) }}
+    {%- if model is mapping -%}
+        {%- do model.update({cache_key: watermark}) -%}
+    {%- endif -%}
+    {{ return(watermark[0]) }}
 {%- endmacro %}
 
 

@@ -25,7 +25,12 @@
 {%- set added_columns = added_source_columns(
     changes, source_columns + ['diagnosis_codes'] + derived_columns
 ) -%}
-{%- set columns = source_columns + derived_columns + ['_silver_loaded_at'] + added_columns %}
+{#- audit trail: the delivery of the change that produced the row (audit.file_ledger.path) -#}
+{%- set provenance_columns = [
+    '_source_file', '_source_row_number', '_source_change_at', '_change_id', '_batch_id',
+] -%}
+{%- set columns = source_columns + derived_columns + ['_silver_loaded_at'] + provenance_columns
+    + added_columns %}
 
 with
 
@@ -150,7 +155,9 @@ claims as (
             when superseded.claim_id is not null then false
             else true
         end as is_final_action,
-        claim_loads._silver_loaded_at
+        claim_loads._silver_loaded_at,
+        current_claims._row_number as _source_row_number,
+        current_claims._dms_timestamp as _source_change_at
     from current_claims
     inner join claim_loads
         on current_claims.claim_id = claim_loads.claim_id

@@ -18,7 +18,11 @@
     'copay_amt', 'coinsurance_amt', 'line_status', 'updated_at',
 ] -%}
 {%- set added_columns = added_source_columns(changes, source_columns + ['adjustments']) -%}
-{%- set columns = source_columns + ['_silver_loaded_at'] + added_columns %}
+{#- audit trail: the delivery of the change that produced the row (audit.file_ledger.path) -#}
+{%- set provenance_columns = [
+    '_source_file', '_source_row_number', '_source_change_at', '_change_id', '_batch_id',
+] -%}
+{%- set columns = source_columns + ['_silver_loaded_at'] + provenance_columns + added_columns %}
 
 with
 
@@ -63,7 +67,9 @@ lines as (
 
     select
         current_lines.*,
-        line_loads._silver_loaded_at
+        line_loads._silver_loaded_at,
+        current_lines._row_number as _source_row_number,
+        current_lines._dms_timestamp as _source_change_at
     from current_lines
     inner join line_loads
         on current_lines.claim_id = line_loads.claim_id

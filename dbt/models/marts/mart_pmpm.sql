@@ -3,15 +3,60 @@
 -- member's enrollment covering that date, chosen among several like member months are ('UNKNOWN'
 -- when none covers it, or statement_from_date / member_id is NULL). A row for every (month, line
 -- of business) with member months or claims; pmpm_paid is NULL where there are no member months.
--- A small aggregate, rebuilt in full on every run from the gold facts and the enrollment
--- coverage (never from silver).
-with member_months as (
+-- Built from the gold facts and the enrollment coverage (never from silver); silver only says
+-- which months to recompute. Incremental by month (replace_keys, see macros/mart_months.sql): a
+-- run recomputes the months of the claims changed since the watermark and the months whose
+-- coverage may have changed, and copies the others.
+-- depends_on: {{ ref('stg_silver__claim') }}, {{ ref('stg_silver__enrollment') }}
+-- depends_on: {{ ref('stg_silver__plan') }}, {{ ref('int_valuation_month_derived') }}
+-- depends_on: {{ ref('int_silver_loads_summarized') }}, {{ ref('int_calendar_months_generated') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_keys',
+        unique_key='year_month',
+    )
+}}
+{%- set coverage = ref('int_enrollment_coverage_resolved') -%}
+{%- set columns = [
+    'year_month', 'line_of_business', 'member_months', 'paid_amount', 'allowed_amount',
+    'pmpm_paid',
+] %}
+
+with
+
+{% if is_incremental() -%}
+candidate_months as (
+
+    -- every month the mart had rows in or can have member months in (a month with claims has
+    -- rows already, or its claims changed)
+    select year_month from {{ this }}
+    union
+    select month_start as year_month from {{ ref('int_calendar_months_generated') }}
+
+),
+
+touched_months as (
+
+    {{ claim_months_touched_since_watermark() | indent(4) }}
+
+    union
+
+    {{ coverage_months_touched_since_watermark('candidate_months') | indent(4) }}
+
+),
+
+{% endif -%}
+member_months as (
 
     select
         year_month,
         line_of_business,
         count(*) as member_months
     from {{ ref('fct_member_month') }}
+    {%- if is_incremental() %}
+    where year_month in (select year_month from touched_months)
+    {%- endif %}
     group by year_month, line_of_business
 
 ),
@@ -28,6 +73,9 @@ final_claims as (
     from {{ ref('fct_claim') }}
     where is_final_action
         and statement_from_date is not null
+        {%- if is_incremental() %}
+        and {{ month_start('statement_from_date') }} in (select year_month from touched_months)
+        {%- endif %}
 
 ),
 
@@ -43,7 +91,7 @@ covering_enrollments as (
             'least(coverage.coverage_end_date, ' ~ month_end('final_claims.incurred_month') ~ ')'
         ) }} + 1 as days_covered
     from final_claims
-    inner join {{ ref('int_enrollment_coverage_resolved') }} as coverage
+    inner join {{ coverage }} as coverage
         on final_claims.member_id = coverage.member_id
         and final_claims.statement_from_date >= coverage.effective_date
         and final_claims.statement_from_date <= coverage.coverage_end_date
@@ -104,13 +152,25 @@ joined as (
         on months_and_lines.year_month = claims.year_month
         and months_and_lines.line_of_business = claims.line_of_business
 
+),
+
+pmpm as (
+
+    select
+        year_month,
+        line_of_business,
+        member_months,
+        paid_amount,
+        allowed_amount,
+        {{ divide_to_cents('paid_amount', 'member_months') }} as pmpm_paid
+    from joined
+
 )
 
-select
-    year_month,
-    line_of_business,
-    member_months,
-    paid_amount,
-    allowed_amount,
-    {{ divide_to_cents('paid_amount', 'member_months') }} as pmpm_paid
-from joined
+{{ select_months_replaced(
+    'pmpm',
+    'touched_months',
+    'year_month',
+    columns,
+    mart_silver_loaded_at([coverage, ref('fct_member_month'), ref('fct_claim')]),
+) }}

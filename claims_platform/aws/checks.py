@@ -1,0 +1,88 @@
+"""The bronze check that every landed object is SSE-KMS encrypted (landing files hold PHI).
+
+DMS writes the landing zone, not the platform, so a misconfigured endpoint (no
+`EncryptionMode: SSE_KMS`) would land PHI under SSE-S3 or no encryption at all without anyone
+noticing; this check names such files (paths only, never contents) as a warning.
+"""
+
+from collections import defaultdict
+
+import dagster as dg
+
+from claims_platform.bronze.assets import bronze_key
+from claims_platform.bronze.landing import LandedFile, S3Landing
+from claims_platform.contracts import TableContract, load_contracts
+from claims_platform.resources import PlatformResource
+
+KMS_CHECK = "landing_objects_kms_encrypted"
+# Newest files per table one evaluation inspects: one HEAD each, so the cost stays bounded on a
+# landing zone of years; older files were inspected by earlier evaluations.
+MAX_FILES_CHECKED = 500
+_PATHS_SHOWN = 20
+
+
+def build_landing_encryption_check(
+    contracts: dict[str, TableContract] | None = None,
+) -> dg.AssetChecksDefinition:
+    contracts = contracts or load_contracts()
+    table_of = {bronze_key(c): c.name for c in contracts.values()}
+
+    @dg.multi_asset_check(
+        name="landing_kms_encryption",
+        specs=[
+            dg.AssetCheckSpec(
+                KMS_CHECK,
+                asset=key,
+                description="Every landed DMS object of the table is SSE-KMS encrypted at rest "
+                f"(newest {MAX_FILES_CHECKED} inspected); warns with the paths of those that "
+                "are not.",
+            )
+            for key in table_of
+        ],
+        can_subset=True,
+    )
+    def _check(context: dg.AssetCheckExecutionContext, platform: PlatformResource):
+        landing = platform.landing()
+        selected = sorted(context.selected_asset_check_keys, key=lambda k: k.asset_key)
+        if not isinstance(landing, S3Landing):
+            for check_key in selected:
+                yield dg.AssetCheckResult(
+                    asset_key=check_key.asset_key,
+                    check_name=KMS_CHECK,
+                    passed=True,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    description="Local landing directory: no object encryption to inspect.",
+                    metadata={"landing": "local", "files_checked": 0},
+                )
+            return
+        by_table: dict[str, list[LandedFile]] = defaultdict(list)
+        for landed in landing.list_files():
+            by_table[landed.file.table].append(landed)
+        for check_key in selected:
+            landed = sorted(
+                by_table.get(table_of[check_key.asset_key], []),
+                key=lambda f: (f.modified_at, f.path),
+                reverse=True,
+            )[:MAX_FILES_CHECKED]
+            unencrypted = sorted(f.path for f in landed if not landing.encryption(f.path).is_kms)
+            shown = ", ".join(unencrypted[:_PATHS_SHOWN])
+            yield dg.AssetCheckResult(
+                asset_key=check_key.asset_key,
+                check_name=KMS_CHECK,
+                passed=not unencrypted,
+                severity=dg.AssetCheckSeverity.WARN,
+                description=(
+                    f"{len(unencrypted)} landed file(s) not SSE-KMS encrypted: {shown}"
+                    + (" …" if len(unencrypted) > _PATHS_SHOWN else "")
+                    if unencrypted
+                    else f"all {len(landed)} landed files inspected are SSE-KMS encrypted"
+                ),
+                metadata={
+                    "landing": "s3",
+                    "files_checked": len(landed),
+                    "unencrypted_files": len(unencrypted),
+                    "unencrypted_paths": dg.MetadataValue.json(unencrypted[:_PATHS_SHOWN]),
+                },
+            )
+
+    return _check

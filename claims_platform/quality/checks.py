@@ -1,0 +1,296 @@
+"""The data-quality asset checks, generated from the contracts (no per-table code).
+
+Per silver table one `multi_asset_check` op validates the table's newest batch with its contract
+suite (Great Expectations) and reconciles it with the file ledger; one check summarises the
+rejects; one op reconciles each contract's gold model with the silver current state and measures
+its lag. `evaluate_*` are the plain functions behind the ops, over a DuckDB connection, so tests
+run them on tiny tables without Dagster or Spark.
+"""
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import dagster as dg
+import duckdb
+
+from claims_platform.contracts import TableContract
+from claims_platform.quality import names, reconcile
+from claims_platform.quality.freshness import GOLD_MAX_LAG
+from claims_platform.quality.reconcile import Finding
+from claims_platform.quality.results import check_result
+from claims_platform.quality.suites import TableSuite, table_suites
+from claims_platform.resources import PlatformResource
+from claims_platform.silver.assets import REJECTS_KEY, WAREHOUSE_POOL, silver_key
+
+QUALITY_TAGS = {"quality": "data-quality"}
+
+
+def gold_key(contract: TableContract) -> dg.AssetKey | None:
+    if contract.gold is None or not contract.gold.model:
+        return None
+    return dg.AssetKey(["gold", contract.gold.model])
+
+
+# ------------------------------------------------------------------------------------------
+# evaluation (plain functions)
+
+
+def _from_finding(key: dg.AssetKey, name: str, f: Finding) -> dg.AssetCheckResult:
+    return check_result(key, name, passed=f.passed, description=f.description, metadata=f.metadata)
+
+
+def _guarded(key: dg.AssetKey, name: str, fn, *args) -> dg.AssetCheckResult:
+    """A check that cannot read its tables fails with the error's type, not a crashed step."""
+    try:
+        return _from_finding(key, name, fn(*args))
+    except duckdb.Error as e:
+        return check_result(
+            key,
+            name,
+            passed=False,
+            description=f"could not evaluate: {type(e).__name__} (see the step log)",
+            metadata={"error": type(e).__name__},
+        )
+
+
+def suite_check_names(suite: TableSuite) -> list[str]:
+    extra = [] if suite.is_child else [names.LEDGER_RECONCILES, names.QUARANTINED_FILES]
+    return [*suite.checks, *extra]
+
+
+def evaluate_silver_table(
+    con: duckdb.DuckDBPyConnection, suite: TableSuite, wanted: set[str] | None = None
+) -> list[dg.AssetCheckResult]:
+    from claims_platform.quality.validate import run_suite
+
+    key = silver_key(suite.table.name)
+    wanted = set(suite_check_names(suite)) if wanted is None else wanted
+    results: list[dg.AssetCheckResult] = []
+    gx_checks = wanted & set(suite.checks)
+    if gx_checks:
+        try:
+            run = run_suite(con, suite, gx_checks)
+        except duckdb.Error as e:
+            run = None
+            error = type(e).__name__
+        for name in sorted(gx_checks):
+            if run is None:
+                results.append(
+                    check_result(
+                        key,
+                        name,
+                        passed=False,
+                        description=f"could not read silver.{suite.table.name}: {error}",
+                        metadata={"error": error},
+                    )
+                )
+                continue
+            outcome = run.outcomes[name]
+            failed = [f.rule for f in outcome.failures]
+            description = (
+                f"{len(failed)} of {outcome.expectations} expectations failed on batch "
+                f"{run.batch_id} ({run.rows} rows): {', '.join(failed)}"
+                if failed
+                else f"{outcome.expectations} expectations passed on batch "
+                f"{run.batch_id or 'none'} ({run.rows} rows)"
+            )
+            results.append(
+                check_result(
+                    key,
+                    name,
+                    passed=outcome.passed,
+                    description=description,
+                    metadata={
+                        "batch_id": run.batch_id or "none",
+                        "rows_validated": run.rows,
+                        "expectations": outcome.expectations,
+                        "failed_rules": failed,
+                        "unexpected_rows": sum(f.unexpected_rows or 0 for f in outcome.failures),
+                        "failures": [f.as_metadata() for f in outcome.failures],
+                        "engine": "great_expectations",
+                    },
+                )
+            )
+    if names.LEDGER_RECONCILES in wanted:
+        results.append(
+            _guarded(key, names.LEDGER_RECONCILES, reconcile.ledger_reconciles, con, suite.contract)
+        )
+    if names.QUARANTINED_FILES in wanted:
+        results.append(
+            _guarded(key, names.QUARANTINED_FILES, reconcile.quarantined_files, con, suite.contract)
+        )
+    return results
+
+
+def evaluate_rejects(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    return _guarded(REJECTS_KEY, names.REJECTS_BY_RULE, reconcile.rejects_by_rule, con)
+
+
+def evaluate_gold(
+    con: duckdb.DuckDBPyConnection,
+    contract: TableContract,
+    wanted: set[str],
+    gold_built_at: dt.datetime | None,
+    max_lag: dt.timedelta = GOLD_MAX_LAG,
+) -> list[dg.AssetCheckResult]:
+    key = gold_key(contract)
+    assert key is not None
+    out = []
+    if names.RECONCILES_WITH_SILVER in wanted:
+        out.append(
+            _guarded(
+                key, names.RECONCILES_WITH_SILVER, reconcile.reconciles_with_silver, con, contract
+            )
+        )
+    if names.LAG_BEHIND_LANDING in wanted:
+        out.append(
+            _guarded(
+                key,
+                names.LAG_BEHIND_LANDING,
+                reconcile.lag_behind_landing,
+                con,
+                contract,
+                gold_built_at,
+                max_lag,
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Dagster definitions
+
+
+@contextmanager
+def _reader(platform: PlatformResource) -> Iterator[duckdb.DuckDBPyConnection | None]:
+    """A read-only connection, taken under the warehouse lock so no batch commits meanwhile."""
+    settings = platform.settings()
+    with platform.warehouse_lock():
+        if not settings.duckdb_path.exists():
+            yield None
+            return
+        con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+
+def _no_warehouse(keys: Sequence[dg.AssetCheckKey]) -> Iterator[dg.AssetCheckResult]:
+    for k in keys:
+        yield check_result(
+            k.asset_key,
+            k.name,
+            passed=False,
+            description="the warehouse does not exist yet",
+            metadata={},
+        )
+
+
+def _spec(key: dg.AssetKey, name: str, detail: str = "") -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(
+        name,
+        asset=key,
+        blocking=name in names.BLOCKING,
+        description=names.DESCRIPTIONS[name] + (f" Rules: {detail}." if detail else ""),
+    )
+
+
+def _silver_table_checks(suite: TableSuite) -> dg.AssetChecksDefinition:
+    key = silver_key(suite.table.name)
+    specs = []
+    for name in suite_check_names(suite):
+        rules = [e.rule for e in suite.expectations if e.check == name]
+        detail = ", ".join(rules) if name in (names.PAYER_RULES, names.CONTRACT_VALUES) else ""
+        specs.append(_spec(key, name, detail))
+
+    @dg.multi_asset_check(
+        name=f"silver_{suite.table.name}_quality",
+        specs=specs,
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
+        op_tags=QUALITY_TAGS,
+        description=f"Contract suite (Great Expectations) and ledger reconciliation of "
+        f"silver.{suite.table.name}.",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, platform: PlatformResource):
+        selected = list(context.selected_asset_check_keys)
+        with _reader(platform) as con:
+            if con is None:
+                yield from _no_warehouse(selected)
+                return
+            yield from evaluate_silver_table(con, suite, {k.name for k in selected})
+
+    return _check
+
+
+def _rejects_check() -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=REJECTS_KEY,
+        name=names.REJECTS_BY_RULE,
+        description=names.DESCRIPTIONS[names.REJECTS_BY_RULE],
+        pool=WAREHOUSE_POOL,
+        op_tags=QUALITY_TAGS,
+    )
+    def _check(platform: PlatformResource) -> dg.AssetCheckResult:
+        with _reader(platform) as con:
+            if con is None:
+                return next(_no_warehouse([dg.AssetCheckKey(REJECTS_KEY, names.REJECTS_BY_RULE)]))
+            return evaluate_rejects(con)
+
+    return _check
+
+
+def _gold_checks(
+    contracts: dict[str, TableContract], gold_keys: set[dg.AssetKey]
+) -> dg.AssetChecksDefinition | None:
+    by_key = {k: c for c in contracts.values() if (k := gold_key(c)) in gold_keys}
+    if not by_key:
+        return None
+    specs = [
+        _spec(k, name)
+        for k in by_key
+        for name in (names.RECONCILES_WITH_SILVER, names.LAG_BEHIND_LANDING)
+    ]
+
+    @dg.multi_asset_check(
+        name="gold_reconciliation",
+        specs=specs,
+        can_subset=True,
+        pool=WAREHOUSE_POOL,
+        op_tags=QUALITY_TAGS,
+        description="Gold models of the contracts against the silver current state and the "
+        "newest landed change.",
+    )
+    def _check(context: dg.AssetCheckExecutionContext, platform: PlatformResource):
+        selected = list(context.selected_asset_check_keys)
+        wanted: dict[dg.AssetKey, set[str]] = {}
+        for k in selected:
+            wanted.setdefault(k.asset_key, set()).add(k.name)
+        with _reader(platform) as con:
+            if con is None:
+                yield from _no_warehouse(selected)
+                return
+            for key, check_names in sorted(wanted.items(), key=lambda kv: kv[0].to_user_string()):
+                event = context.instance.get_latest_materialization_event(key)
+                built = (
+                    dt.datetime.fromtimestamp(event.timestamp, dt.UTC).replace(tzinfo=None)
+                    if event
+                    else None
+                )
+                yield from evaluate_gold(con, by_key[key], check_names, built)
+
+    return _check
+
+
+def build_quality_checks(
+    contracts: dict[str, TableContract], gold_keys: Sequence[dg.AssetKey] = ()
+) -> list[dg.AssetChecksDefinition]:
+    """Every data-quality check of the platform, from the contracts."""
+    checks = [_silver_table_checks(s) for s in table_suites(contracts)]
+    checks.append(_rejects_check())
+    gold = _gold_checks(contracts, set(gold_keys))
+    if gold is not None:
+        checks.append(gold)
+    return checks

@@ -1,0 +1,54 @@
+"""SQL the checks share: identifiers, the change order of CONTRACT §2, current state, batches.
+
+The change order is the one `dbt/macros/change_order.sql` defines; the reconciliation compares gold
+with a current state computed here independently of dbt, from the same definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from claims_platform.silver.commit import BATCHES_TABLE, SILVER_SCHEMA
+from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
+
+LEDGER = f"{LEDGER_SCHEMA}.{LEDGER_TABLE}"
+BATCHES = f"{LEDGER_SCHEMA}.{BATCHES_TABLE}"
+
+# try_cast: a malformed change sequence is reported by the change_order check, not a crash here.
+CHANGE_ORDER = """
+    CASE WHEN _change_seq IS NULL THEN 0 ELSE 1 END,
+    try_cast(_change_seq AS DECIMAL(38, 0)),
+    _dms_timestamp,
+    CASE WHEN _is_full_load THEN 0 ELSE 1 END,
+    _source_file_name,
+    _row_number,
+    _source_file,
+    _change_id"""
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def silver(table: str) -> str:
+    return f"{SILVER_SCHEMA}.{ident(table)}"
+
+
+def current_state_sql(table: str, keys: Sequence[str], where: str = "TRUE") -> str:
+    """The last change of each key in change order, for the keys whose last change is no delete."""
+    by_key = ", ".join(ident(k) for k in keys)
+    return f"""SELECT * EXCLUDE (_qc_rank, _qc_changes) FROM (
+        SELECT *,
+            row_number() OVER (PARTITION BY {by_key} ORDER BY {CHANGE_ORDER}) AS _qc_rank,
+            count(*) OVER (PARTITION BY {by_key}) AS _qc_changes
+        FROM {silver(table)} WHERE {where}
+    ) WHERE _qc_rank = _qc_changes AND _op <> 'D'"""
+
+
+def newest_batch_sql(table: str) -> str:
+    """The id of the newest committed batch that wrote rows to `table` (no parameters)."""
+    return f"""SELECT t._batch_id
+        FROM (SELECT DISTINCT _batch_id FROM {silver(table)}) AS t
+        LEFT JOIN {BATCHES} AS b USING (_batch_id)
+        ORDER BY b.committed_at DESC NULLS LAST, t._batch_id DESC
+        LIMIT 1"""

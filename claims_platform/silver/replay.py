@@ -1,0 +1,160 @@
+"""Replaying quarantined files: read them again once fixed or re-delivered, exactly once.
+
+A quarantined file loaded no row, so reading it again cannot double anything; the commit replaces
+its ledger row only while it is still quarantined (silver.commit), so two replays at once load it
+once, and a file that reached `processed` is never read again. The attempts (with the quarantine
+reasons) stay in `audit.file_attempts`.
+
+Two ways in, one mechanism (the silver step's `replay` config):
+- the job `replay_quarantined_files` (Dagster UI / `dagster job execute`): silver + gold, by default
+  for every quarantined file;
+- `claims-platform replay [--path P ...] [--all]`: runs that job in-process for the named (or all)
+  quarantined files of their tables, then reports each file's new status.
+Re-delivering a fixed file in place also works without either: the next landing batch reads a
+quarantined file whose size or modification time changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+import dagster as dg
+
+from claims_platform.silver.commit import REPLAY_ALL
+
+REPLAY_JOB = "replay_quarantined_files"
+SILVER_OP = "silver_change_tables"
+REPLAY_TAG = "claims/trigger"
+
+
+def replay_run_config(paths: Sequence[str]) -> dict:
+    return {"ops": {SILVER_OP: {"config": {"replay": list(paths)}}}}
+
+
+def build_replay_job(
+    silver_keys_by_table: Mapping[str, Sequence[dg.AssetKey]], gold: dg.AssetsDefinition
+) -> dg.UnresolvedAssetJobDefinition:
+    silver_keys = {k for keys in silver_keys_by_table.values() for k in keys}
+    return dg.define_asset_job(
+        REPLAY_JOB,
+        selection=dg.AssetSelection.assets(*silver_keys) | dg.AssetSelection.assets(gold),
+        config=replay_run_config([REPLAY_ALL]),
+        tags={REPLAY_TAG: "replay"},
+        description="Reads quarantined landed files again (after a fix or an in-place "
+        "re-delivery) and rebuilds gold. Config `replay`: the landed paths, or '*' for all. "
+        "A file that loads moves from quarantined to processed in audit.file_ledger; every "
+        "attempt stays in audit.file_attempts. Running it again does nothing.",
+    )
+
+
+def _ledger_status(paths: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    from claims_platform.environment import get_settings
+    from claims_platform.silver.commit import connect
+    from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
+
+    settings = get_settings()
+    if not settings.duckdb_path.exists():
+        return {}
+    con = connect(settings.duckdb_path, read_only=True)
+    try:
+        has_ledger = con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [LEDGER_SCHEMA, LEDGER_TABLE],
+        ).fetchone()[0]
+        if not has_ledger:
+            return {}
+        rows = con.execute(
+            f"SELECT path, status, reason, table_name FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}"
+        ).fetchall()
+    finally:
+        con.close()
+    wanted = set(paths)
+    return {
+        p: (status, reason)
+        for p, status, reason, _table in rows
+        if REPLAY_ALL in wanted or p in wanted
+    }
+
+
+def _tables_of(paths: Iterable[str]) -> set[str]:
+    from claims_platform.dms.files import parse_path
+
+    return {f.table for p in paths if (f := parse_path(p)) is not None}
+
+
+def main_replay(argv: Sequence[str]) -> int:
+    """`claims-platform replay`: exit 0 when every named file is loaded (or nothing to do)."""
+    parser = argparse.ArgumentParser(
+        prog="claims-platform replay",
+        description="Read quarantined landed files again, once fixed or re-delivered, and "
+        "rebuild gold. Files already processed are never read again.",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument(
+        "--path",
+        action="append",
+        metavar="P",
+        help="landed path as the ledger names it (CLAIMS/<TABLE>/<file>); repeatable",
+    )
+    which.add_argument("--all", action="store_true", help="every quarantined file")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="list what would be replayed, run nothing"
+    )
+    args = parser.parse_args(list(argv))
+
+    requested = [REPLAY_ALL] if args.all else list(dict.fromkeys(args.path))
+    before = _ledger_status(requested)
+    targets = sorted(p for p, (status, _) in before.items() if status == "quarantined")
+    if not args.all:
+        for p in requested:
+            if p not in before:
+                print(f"{p}: not in the ledger (never read): the next landing batch reads it")
+            elif before[p][0] != "quarantined":
+                print(f"{p}: already {before[p][0]}: nothing to replay")
+    if not targets:
+        print("nothing to replay")
+        return 0
+    for p in targets:
+        print(f"replaying {p} (quarantined: {before[p][1]})")
+    if args.dry_run:
+        return 0
+
+    run_ok = _run_replay(targets)
+    after = _ledger_status(targets)
+    still = []
+    for p in targets:
+        status, reason = after.get(p, ("missing", None))
+        if status == "quarantined":
+            still.append(p)
+            print(f"{p}: still quarantined: {reason}")
+        else:
+            print(f"{p}: {status}")
+    if not run_ok:
+        print("the replay run failed: see the Dagster run's event log")
+        return 2
+    return 1 if still else 0
+
+
+def _run_replay(paths: Sequence[str]) -> bool:
+    """Run the replay job in this process for the tables of `paths` (silver) and gold."""
+    from claims_platform.definitions import defs, gold_dbt_models, silver_keys_by_table
+
+    job = defs.resolve_job_def(REPLAY_JOB)
+    silver = {k for t in _tables_of(paths) for k in silver_keys_by_table.get(t, [])}
+    gold = set(gold_dbt_models.keys)
+    instance = (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
+    )
+    with instance:
+        result = job.execute_in_process(
+            run_config=replay_run_config(paths),
+            instance=instance,
+            asset_selection=sorted(silver | gold, key=lambda k: k.to_user_string()),
+            raise_on_error=False,
+        )
+    return result.success

@@ -1,0 +1,1 @@
+"""The production warehouse (Snowflake): loading silver, PHI governance checks, session tags."""

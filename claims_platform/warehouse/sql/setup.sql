@@ -1,0 +1,17 @@
+-- Schemas, file format and the external stage over the lake (run once per database; idempotent).
+-- The stage reads S3 through a storage integration (an IAM role trusted by Snowflake), so no key
+-- is stored in Snowflake or here.
+create schema if not exists ${database}.${silver_schema};
+create schema if not exists ${database}.${audit_schema};
+create file format if not exists ${database}.${silver_schema}.PARQUET type = parquet;
+create stage if not exists ${stage}
+    url = %(lake_url)s
+    storage_integration = ${storage_integration}
+    file_format = (type = parquet);
+create table if not exists ${database}.${audit_schema}.COMMIT_LOCK (
+    lock_name varchar,
+    locked_at timestamp_ntz
+);
+insert into ${database}.${audit_schema}.COMMIT_LOCK (lock_name, locked_at)
+    select 'silver', current_timestamp()::timestamp_ntz
+    where not exists (select 1 from ${database}.${audit_schema}.COMMIT_LOCK);

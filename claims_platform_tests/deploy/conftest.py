@@ -1,0 +1,9 @@
+"""The moto AWS endpoint of claims_platform_tests/aws, for the deployment tests here."""
+
+from claims_platform_tests.aws.conftest import (  # noqa: F401 (pytest fixtures)
+    aws_env,
+    bucket,
+    kms_key_arn,
+    moto_endpoint,
+    s3,
+)

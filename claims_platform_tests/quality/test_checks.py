@@ -1,0 +1,310 @@
+"""Every data-quality check passes on valid data and fails on data built to break it.
+
+The checks are enumerated from the generated definitions, so a new check (a new contract rule, a
+new check name) without a breaking case here fails `test_each_check_fails_on_data_built_to_break_it`.
+Each case builds on a tiny warehouse made directly in DuckDB (no Spark, no dbt) and undoes its
+damage by rolling back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+
+import dagster as dg
+import duckdb
+import pytest
+
+from claims_platform.contracts import load_contracts
+from claims_platform.quality import names
+from claims_platform.quality.checks import (
+    build_quality_checks,
+    evaluate_gold,
+    evaluate_rejects,
+    evaluate_silver_table,
+    gold_key,
+)
+from claims_platform.quality.sql import ident
+from claims_platform.quality.suites import TableSuite, table_suites
+from claims_platform.silver.assets import REJECTS_KEY
+from claims_platform_tests.quality import warehouse
+from claims_platform_tests.quality.warehouse import BATCH, PHI_MARKER, PROCESSED_AT
+
+CONTRACTS = load_contracts()
+SUITES = {s.table.name: s for s in table_suites(CONTRACTS)}
+GOLD = {gold_key(c): c for c in CONTRACTS.values() if gold_key(c) is not None}
+CHECKS = build_quality_checks(CONTRACTS, warehouse.gold_keys(CONTRACTS))
+CHECK_KEYS = sorted(
+    (k for c in CHECKS for k in c.check_keys), key=lambda k: (k.asset_key.to_user_string(), k.name)
+)
+BLOCKING = {k for c in CHECKS for k in c.check_keys if c.get_spec_for_check_key(k).blocking}
+GOLD_BUILT = PROCESSED_AT + dt.timedelta(minutes=1)
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("quality") / "warehouse.duckdb"
+    connection = duckdb.connect(str(path))
+    warehouse.build(connection, CONTRACTS)
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def tx(con: duckdb.DuckDBPyConnection):
+    """The warehouse inside a transaction that is rolled back after the test."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    finally:
+        con.execute("ROLLBACK")
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection, key: dg.AssetCheckKey, gold_built_at: dt.datetime = GOLD_BUILT
+) -> dg.AssetCheckResult:
+    if key.asset_key == REJECTS_KEY:
+        return evaluate_rejects(con)
+    if key.asset_key.path[0] == "silver":
+        results = evaluate_silver_table(con, SUITES[key.asset_key.path[-1]], {key.name})
+    else:
+        results = evaluate_gold(con, GOLD[key.asset_key], {key.name}, gold_built_at)
+    [result] = results
+    assert (result.asset_key, result.check_name) == (key.asset_key, key.name)
+    return result
+
+
+# ------------------------------------------------------------------------------------------
+# breaking cases, by check name (each generic over the tables the check is generated for)
+
+
+def _suite(key: dg.AssetCheckKey) -> TableSuite:
+    return SUITES[key.asset_key.path[-1]]
+
+
+def _table(key: dg.AssetCheckKey) -> str:
+    return f"silver.{ident(key.asset_key.path[-1])}"
+
+
+def _set(con: duckdb.DuckDBPyConnection, table: str, column: str, value: object) -> None:
+    con.execute(f"UPDATE {table} SET {ident(column)} = ?", [value])
+
+
+def _break_rule(con: duckdb.DuckDBPyConnection, suite: TableSuite, rule: str) -> None:
+    """Make the table's rows break one generated rule (by its name)."""
+    table = f"silver.{ident(suite.table.name)}"
+    kind, _, column = rule.partition(":")
+    if kind == "not_null":
+        _set(con, table, column, None)
+    elif kind == "accepted_values":
+        _set(con, table, column, "NOT-AN-ACCEPTED-VALUE")
+    elif kind == "pattern":
+        _set(con, table, column, "!!")
+    elif kind == "parent_change_exists":
+        _set(con, table, "_change_id", "no-such-change")
+    elif kind == "line_balance":
+        _set(con, table, "paid_amt", 1)  # allowed 0 ≠ paid 1 + 0 + 0 + 0; billed 0 ≥ allowed 0
+    elif kind == "billed_covers_allowed":
+        _set(con, table, "billed_amt", -1)  # billed -1 < allowed 0; the balance still holds
+    elif kind == "claim_totals_equal_lines":
+        _set(con, table, column, 5)
+    elif column and kind in warehouse.RULE_SAMPLES:
+        _set(con, table, column, "!")  # no contract code rule accepts it
+    else:
+        raise AssertionError(f"no way to break rule {rule!r}: add one to _break_rule")
+
+
+def _first_rule(key: dg.AssetCheckKey) -> str:
+    return next(e.rule for e in _suite(key).expectations if e.check == key.name)
+
+
+def _change_keys(con, key):
+    suite = _suite(key)
+    _set(con, _table(key), suite.key_columns[0], None)
+
+
+def _change_order(con, key):
+    _set(con, _table(key), "_op", "X")
+
+
+def _contract_types(con, key):
+    suite = _suite(key)
+    column = next(
+        n for n, t in suite.table.columns if not n.startswith("_") and t not in ("string", "json")
+    )
+    con.execute(f"ALTER TABLE {_table(key)} ALTER {ident(column)} TYPE VARCHAR")
+
+
+def _contract_values(con, key):
+    _break_rule(con, _suite(key), _first_rule(key))
+
+
+def _payer_rules(con, key):
+    _break_rule(con, _suite(key), _first_rule(key))
+
+
+def _ledger_reconciles(con, key):
+    con.execute(
+        "UPDATE audit.file_ledger SET row_count = 2, rows_loaded = 2 WHERE table_name = ?",
+        [_suite(key).contract.name],
+    )
+
+
+def _quarantined_files(con, key):
+    contract = _suite(key).contract
+    con.execute(
+        "INSERT INTO audit.file_ledger (path, table_name, file_name, status, reason, row_count, "
+        "rows_loaded, rows_rejected, _batch_id, processed_at) VALUES (?, ?, ?, 'quarantined', "
+        "'empty file: no header row', 0, 0, 0, ?, ?)",
+        [
+            f"CLAIMS/{contract.name}/20240301-000000000.csv",
+            contract.name,
+            "x.csv",
+            BATCH,
+            PROCESSED_AT,
+        ],
+    )
+
+
+def _rejects_by_rule(con, key):
+    con.execute(
+        "INSERT INTO silver.rejects VALUES ('provider', 'CLAIMS/PROVIDER/LOAD00000001.csv', 2, "
+        "'npi', 'CLAIMS/PROVIDER/LOAD00000001.csv row 2: NPI must be 10 digits with a valid "
+        "check digit', ?, ?, ?)",
+        [f'{{"NPI":"{PHI_MARKER}"}}', BATCH, PROCESSED_AT],
+    )
+
+
+def _reconciles_with_silver(con, key):
+    con.execute(f"DELETE FROM gold.{ident(key.asset_key.path[-1])}")
+
+
+def _lag_behind_landing(con, key):
+    # A file processed after gold was last built, with changes 3 hours newer than gold holds.
+    contract = GOLD[key.asset_key]
+    con.execute(
+        "INSERT INTO audit.file_ledger (path, table_name, file_name, status, row_count, "
+        "rows_loaded, rows_rejected, last_change_at, _batch_id, processed_at) VALUES "
+        "(?, ?, 'late.csv', 'processed', 0, 0, 0, ?, 'batch-0002', ?)",
+        [
+            f"CLAIMS/{contract.name}/20240301-130000000.csv",
+            contract.name,
+            warehouse.CHANGED_AT + dt.timedelta(hours=3),
+            GOLD_BUILT + dt.timedelta(minutes=5),
+        ],
+    )
+
+
+BREAKERS: dict[str, Callable[[duckdb.DuckDBPyConnection, dg.AssetCheckKey], None]] = {
+    names.CHANGE_KEYS: _change_keys,
+    names.CHANGE_ORDER: _change_order,
+    names.CONTRACT_TYPES: _contract_types,
+    names.CONTRACT_VALUES: _contract_values,
+    names.PAYER_RULES: _payer_rules,
+    names.LEDGER_RECONCILES: _ledger_reconciles,
+    names.QUARANTINED_FILES: _quarantined_files,
+    names.REJECTS_BY_RULE: _rejects_by_rule,
+    names.RECONCILES_WITH_SILVER: _reconciles_with_silver,
+    names.LAG_BEHIND_LANDING: _lag_behind_landing,
+}
+
+
+def _no_phi(result: dg.AssetCheckResult) -> None:
+    text = repr(result.metadata) + (result.description or "")
+    assert PHI_MARKER not in text, f"{result.check_name} shows a PHI value"
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def test_every_check_passes_on_valid_data(con):
+    results = [r for suite in SUITES.values() for r in evaluate_silver_table(con, suite)]
+    results.append(evaluate_rejects(con))
+    every = {names.RECONCILES_WITH_SILVER, names.LAG_BEHIND_LANDING}
+    for contract in GOLD.values():
+        results.extend(evaluate_gold(con, contract, every, GOLD_BUILT))
+    assert {dg.AssetCheckKey(r.asset_key, r.check_name) for r in results} == set(CHECK_KEYS)
+    failed = [
+        f"{r.asset_key.to_user_string()}:{r.check_name}: {r.description}"
+        for r in results
+        if not r.passed
+    ]
+    assert failed == []
+
+
+@pytest.mark.parametrize(
+    "key", CHECK_KEYS, ids=lambda k: f"{k.asset_key.to_user_string()}:{k.name}"
+)
+def test_each_check_fails_on_data_built_to_break_it(tx, key: dg.AssetCheckKey):
+    breaker = BREAKERS.get(key.name)
+    assert breaker is not None, f"check {key.name!r} has no breaking case: add one to BREAKERS"
+    breaker(tx, key)
+    result = evaluate(tx, key)
+    assert not result.passed, result.description
+    expected = dg.AssetCheckSeverity.ERROR if key in BLOCKING else dg.AssetCheckSeverity.WARN
+    assert result.severity == expected
+    assert result.description
+    _no_phi(result)
+
+
+PAYER_RULE_CASES = [
+    (suite, e.rule)
+    for suite in SUITES.values()
+    for e in suite.expectations
+    if e.check == names.PAYER_RULES
+]
+
+
+@pytest.mark.parametrize(
+    ("suite", "rule"), PAYER_RULE_CASES, ids=[f"{s.table.name}:{r}" for s, r in PAYER_RULE_CASES]
+)
+def test_each_payer_rule_is_enforced(tx, suite: TableSuite, rule: str):
+    _break_rule(tx, suite, rule)
+    [result] = evaluate_silver_table(tx, suite, {names.PAYER_RULES})
+    assert not result.passed
+    failed = result.metadata["failed_rules"].value
+    assert failed == [rule], failed
+    _no_phi(result)
+
+
+def test_failing_rows_are_named_by_non_phi_keys_and_positions(tx):
+    suite = SUITES["claim_line"]
+    _break_rule(tx, suite, "cpt_hcpcs:procedure_code")
+    [result] = evaluate_silver_table(tx, suite, {names.PAYER_RULES})
+    [failure] = result.metadata["failures"].value
+    assert failure["unexpected_rows"] == 1
+    assert failure["sample_rows"] == [
+        {
+            "claim_id": "K1",
+            "line_number": 1,
+            "_source_file_name": "LOAD00000001.csv",
+            "_row_number": 1,
+        }
+    ]
+    member = SUITES["member"]
+    assert "member_id" not in member.sample_columns  # MEMBER_ID is PHI (P)
+
+
+def test_blocking_checks_are_the_ones_that_guard_gold():
+    assert {k.name for k in BLOCKING} == set(names.BLOCKING)
+    for k in CHECK_KEYS:
+        if k.name in names.BLOCKING:
+            assert k in BLOCKING, k
+
+
+def test_the_definitions_carry_exactly_these_checks_with_freshness():
+    from claims_platform.definitions import defs
+
+    defined = {
+        k
+        for c in defs.asset_checks or []
+        if c.node_def.tags.get("quality") == "data-quality"
+        for k in c.check_keys
+    }
+    assert defined == set(CHECK_KEYS)
+    graph = defs.resolve_asset_graph()
+    for key in (dg.AssetKey(["silver", "claim"]), dg.AssetKey(["gold", "fct_claim"])):
+        assert graph.get(key).freshness_policy is not None, key
+    rejects = graph.get(REJECTS_KEY)
+    assert rejects.tags.get("access") == "phi-restricted"
+    assert "PHI-restricted" in (rejects.description or "")

@@ -1,0 +1,1 @@
+{{ analyst_view('dim_member') }}

@@ -1,0 +1,1 @@
+{{ analyst_view('fct_member_month') }}
