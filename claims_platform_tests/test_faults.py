@@ -135,30 +135,31 @@ def test_sigkill_anywhere_then_run_again_loses_nothing_and_doubles_nothing(runs:
     kill_points: set[str] = set()  # by the real headless run
     commit_points: set[str] = set()  # in a process committing a finished batch
 
-    # 1. The first batch's silver step, killed at each checkpoint in turn up to the commit's
-    #    BEGIN: run n dies at its n-th checkpoint (numeric CLAIMS_FAULT_KILL_AT). Nothing before
-    #    COMMIT may stay behind, so each run passes exactly the checkpoints of the run before it,
-    #    then one more. Run n+1 starts once run n holds the warehouse lock (it has listed).
-    sweep: list[str] = []
-    current = runs.start("sweep-1", CLAIMS_FAULT_KILL_AT="1")
-    n = 1
-    while True:
+    # 1. The first batch's silver step, killed up to the commit's BEGIN: run i dies at its n-th
+    #    checkpoint (numeric CLAIMS_FAULT_KILL_AT) for n in `positions`: after listing, after the
+    #    first, a middle and the last silver table the job writes, after its files manifest, at
+    #    BEGIN (the tables in between cost a Spark start-up each and add no new kind of state).
+    #    Nothing before COMMIT may stay behind, so each run passes exactly the checkpoints the run
+    #    before it passed, then more. Run i+1 starts once run i holds the warehouse lock.
+    tables = len(CHANGE_TABLES)
+    positions = [1, 2, 2 + tables // 2, 1 + tables, 2 + tables, 3 + tables]
+    sweep: list[str] = []  # the checkpoints of the run that got furthest, in order
+    current = runs.start("sweep-1", CLAIMS_FAULT_KILL_AT=str(positions[0]))
+    for i, n in enumerate(positions, start=1):
         assert wait_until(current, LISTED), current.describe()
-        is_last = bool(sweep) and sweep[-1] == MANIFEST_WRITTEN  # `current` dies at BEGIN
         following = None
-        if not is_last:
-            following = runs.start(f"sweep-{n + 1}", CLAIMS_FAULT_KILL_AT=str(n + 1))
+        if i < len(positions):
+            following = runs.start(f"sweep-{i + 1}", CLAIMS_FAULT_KILL_AT=str(positions[i]))
         names = assert_sigkilled(current)
-        assert len(names) == n and names[:-1] == sweep, (
-            f"run {n} took another path than the run before it: a killed run left something "
+        assert len(names) == n and names[: len(sweep)] == sweep, (
+            f"run {i} took another path than the run before it: a killed run left something "
             f"behind\nbefore: {sweep}\n{current.describe()}"
         )
-        sweep.append(names[-1])
+        sweep = names
         kill_points.add(names[-1])
-        if following is None:
-            break
-        current, n = following, n + 1
-    assert sweep[0] == LISTED and sweep[-1] == BEGUN, sweep
+        if following is not None:
+            current = following
+    assert sweep[0] == LISTED and sweep[-2:] == [MANIFEST_WRITTEN, BEGUN], sweep
     written = {c.split(":", 1)[1] for c in sweep if c.startswith(WROTE)}
     assert written >= CHANGE_TABLES, f"the full load writes every silver table: {sorted(written)}"
 

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 
 from claims_platform_tests.conftest import REPO_ROOT
@@ -117,6 +118,11 @@ class HeadlessRuns:
         self.data = root / "data"
         self.home = root / "dagster_home"
         self.work = root / "runs"
+        # The instance's SQLite storage, created before any run: two runs starting at once on a
+        # new DAGSTER_HOME would both create its tables, and one of them would fail.
+        self.home.mkdir(parents=True, exist_ok=True)
+        with dg.DagsterInstance.from_config(str(self.home)):
+            pass
         self.runs: list[HeadlessRun] = []
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="run-watcher", daemon=True)
