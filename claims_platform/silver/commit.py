@@ -29,6 +29,7 @@ from claims_platform.dms.values import parse_timestamp
 from claims_platform.faults import checkpoint
 from claims_platform.silver.job import FILES_MANIFEST
 from claims_platform.silver.schema import (
+    BATCH_COLUMNS,
     LEDGER_SCHEMA,
     LEDGER_TABLE,
     SilverTable,
@@ -118,14 +119,7 @@ def ensure_warehouse(
         LEDGER_SCHEMA,
         _Table(
             BATCHES_TABLE,
-            (
-                ("_batch_id", "string"),
-                ("committed_at", "timestamp"),
-                ("files", "integer"),
-                ("quarantined_files", "integer"),
-                ("rows_loaded", "integer"),
-                ("rows_rejected", "integer"),
-            ),
+            BATCH_COLUMNS,
         ),
     )
 

@@ -122,3 +122,14 @@ def all_silver_tables(contracts: dict[str, TableContract] | None = None) -> list
         tables.extend(child_tables(c))
     tables.append(rejects_table())
     return tables
+
+
+# One row per committed batch (`audit.batches`), locally and on Snowflake.
+BATCH_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_batch_id", "string"),
+    ("committed_at", "timestamp"),
+    ("files", "integer"),
+    ("quarantined_files", "integer"),
+    ("rows_loaded", "integer"),
+    ("rows_rejected", "integer"),
+)

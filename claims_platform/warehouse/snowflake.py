@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from claims_platform.contracts import TableContract, load_contracts, parse_type
 from claims_platform.dms.values import parse_timestamp
-from claims_platform.silver.schema import all_silver_tables, ledger_columns
+from claims_platform.silver.schema import BATCH_COLUMNS, all_silver_tables, ledger_columns
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 _LOCATION = re.compile(r"^[A-Za-z0-9_.=:/-]*$")
@@ -119,17 +119,7 @@ def snowflake_type(type_name: str) -> str:
 def _audit_tables() -> list[tuple[str, tuple[tuple[str, str], ...]]]:
     return [
         ("FILE_LEDGER", ledger_columns()),
-        (
-            "BATCHES",
-            (
-                ("_batch_id", "string"),
-                ("committed_at", "timestamp"),
-                ("files", "integer"),
-                ("quarantined_files", "integer"),
-                ("rows_loaded", "integer"),
-                ("rows_rejected", "integer"),
-            ),
-        ),
+        ("BATCHES", BATCH_COLUMNS),
     ]
 
 
