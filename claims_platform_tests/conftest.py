@@ -21,7 +21,7 @@ def platform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data
 
 
-# The longest tests first: under `pytest -n 3 --dist loadgroup` (scripts/test) a long test that starts last keeps
+# The longest tests first: under `pytest -n 2 --dist loadgroup` (scripts/test) a long test that starts last keeps
 # one worker busy while the other idles. Measured order, longest first; then the other tests
 # that run the real pipeline (marked slow); then the rest, in collection order.
 _LONGEST_FIRST = (

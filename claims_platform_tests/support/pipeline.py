@@ -13,14 +13,19 @@ import duckdb
 from claims_platform_tests.conftest import REPO_ROOT
 
 
-def materialize_all() -> dg.ExecuteInProcessResult:
+def materialize_all(quality_checks: bool = True) -> dg.ExecuteInProcessResult:
     """Materialise every asset (bronze → silver → gold) in-process with every check of what it
     materialises: dbt tests and the data-quality checks (blocking ones gate gold), as the
-    headless run does."""
+    headless run does.
+
+    `quality_checks=False` leaves out the Great Expectations and reconciliation checks (dbt tests
+    still run): for the CDC-logic tests that compare gold with the reference model batch after
+    batch, where the checks cost as much as silver and are tested on their own (quality/,
+    test_end_to_end)."""
     from claims_platform.definitions import defs
 
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    checks = list(defs.asset_checks or [])
+    checks = list(defs.asset_checks or []) if quality_checks else []
     return dg.materialize([*assets, *checks], resources=defs.resources, raise_on_error=True)
 
 
