@@ -10,11 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def _split_s3(uri: str) -> tuple[str, str]:
-    bucket, _, key = uri[len("s3://") :].partition("/")
-    return bucket, key
-
-
 def join_uri(base: str, *parts: str) -> str:
     if base.startswith("s3://"):
         return "/".join([base.rstrip("/"), *(p.strip("/") for p in parts)])
@@ -25,7 +20,9 @@ def read_bytes(uri: str) -> bytes:
     if uri.startswith("s3://"):
         import boto3
 
-        bucket, key = _split_s3(uri)
+        from claims_platform.aws.s3 import split_s3_uri
+
+        bucket, key = split_s3_uri(uri)
         return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     return Path(uri).read_bytes()
 

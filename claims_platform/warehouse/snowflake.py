@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 from claims_platform.contracts import TableContract, load_contracts, parse_type
 from claims_platform.dms.values import parse_timestamp
+from claims_platform.silver.commit import CommitSummary
 from claims_platform.silver.schema import BATCH_COLUMNS, all_silver_tables, ledger_columns
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
@@ -154,14 +155,6 @@ def setup(
 ) -> None:
     for sql, params in setup_statements(lake, contracts):
         cursor.execute(sql, params)
-
-
-@dataclass(frozen=True)
-class CommitSummary:
-    batch_id: str
-    files: int
-    quarantined: list[dict[str, Any]]
-    rows_by_table: dict[str, int]
 
 
 ColumnLister = Callable[[str, str], Iterable[str]]
