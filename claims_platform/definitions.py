@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import dagster as dg
-from dagster_dbt import DbtCliResource
 
 from claims_platform.aws.checks import build_landing_encryption_check
 from claims_platform.aws.jobs import glue_catalog_sync_job
@@ -14,6 +10,7 @@ from claims_platform.bronze.assets import build_bronze_assets, source_specs
 from claims_platform.bronze.sensor import build_landing_sensor
 from claims_platform.contracts import load_contracts
 from claims_platform.gold.assets import gold_dbt_models, translator
+from claims_platform.gold.dbt_resource import PlatformDbtCliResource, bundled_dbt_executable
 from claims_platform.gold.exposures import exposure_specs
 from claims_platform.gold.project import dbt_project
 from claims_platform.ops import branch_clones
@@ -86,9 +83,8 @@ defs = dg.Definitions(
         "platform": PlatformResource(),
         # Glue (via Pipes) in branch/prod, in-process Spark locally; chosen when a run starts.
         "silver_runner": EnvironmentSilverRunner(),
-        # The dbt beside this interpreter, so the venv need not be activated.
-        "dbt": DbtCliResource(
-            project_dir=dbt_project, dbt_executable=str(Path(sys.executable).parent / "dbt")
+        "dbt": PlatformDbtCliResource(
+            project_dir=dbt_project, dbt_executable=bundled_dbt_executable()
         ),
     },
 )
