@@ -27,7 +27,7 @@ def platform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 _LONGEST_FIRST = (
     "test_faults.py::test_sigkill",
     "test_properties.py",
-    "test_faults.py::test_two_runs",
+    "aws/test_pipeline_s3.py",
 )
 
 

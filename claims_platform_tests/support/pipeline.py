@@ -18,14 +18,22 @@ def materialize_all(quality_checks: bool = True) -> dg.ExecuteInProcessResult:
     materialises: dbt tests and the data-quality checks (blocking ones gate gold), as the
     headless run does.
 
-    `quality_checks=False` leaves out the Great Expectations and reconciliation checks (dbt tests
-    still run): for the CDC-logic tests that compare gold with the reference model batch after
-    batch, where the checks cost as much as silver and are tested on their own (quality/,
-    test_end_to_end)."""
+    `quality_checks=False` runs the assets only: no Great Expectations, reconciliation or dbt
+    test (dagster-dbt then builds the models without their tests). For the CDC-logic tests that
+    compare gold with the reference model batch after batch, where the checks cost as much as
+    silver and are tested on their own (quality/, gold/test_dbt_gold, test_end_to_end,
+    test_faults)."""
     from claims_platform.definitions import defs
 
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    checks = list(defs.asset_checks or []) if quality_checks else []
+    if not quality_checks:
+        return dg.materialize(
+            assets,
+            selection=dg.AssetSelection.all().without_checks(),
+            resources=defs.resources,
+            raise_on_error=True,
+        )
+    checks = list(defs.asset_checks or [])
     return dg.materialize([*assets, *checks], resources=defs.resources, raise_on_error=True)
 
 
