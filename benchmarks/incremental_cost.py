@@ -73,6 +73,13 @@ def _dbt(args: list[str], env: dict[str, str], target: Path) -> tuple[float, flo
     return seconds, models, usage.ru_maxrss / 1024
 
 
+def _slowest_models(target: Path, n: int = 5) -> str:
+    """The models of the last dbt command that took longest, to tell what grows with the base."""
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    top = sorted(results, key=lambda r: -r["execution_time"])[:n]
+    return ", ".join(f"{r['unique_id'].rsplit('.', 1)[-1]} {r['execution_time']:.2f}" for r in top)
+
+
 def _silver(settings, files: list[str]) -> tuple[float, int]:
     from claims_platform.resources import LocalSparkSilverRunner
     from claims_platform.silver.commit import commit_batch, connect
@@ -189,8 +196,10 @@ def main() -> int:
         batch = _write_update_batch(settings, fraction, when, seed=k)
         t_s, changed = _silver(settings, batch)
         t_g, m_g, rss_g = _dbt(["run"], env, target)
+        print(f"{fraction:.1%} batch, slowest models (s): {_slowest_models(target)}")
         results.append((fraction, changed, t_s, t_g, m_g, rss_g))
     t_full, m_full, rss_full = _dbt(["run", "--full-refresh"], env, target)
+    print(f"full rebuild, slowest models (s): {_slowest_models(target)}")
     print(
         f"full rebuild (dbt run --full-refresh): {t_full:.1f} s (models {m_full:.1f} s),"
         f" peak RSS {rss_full:,.0f} MB"
