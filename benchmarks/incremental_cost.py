@@ -100,7 +100,11 @@ def _silver(settings, files: list[str]) -> tuple[float, int]:
 
 
 def _write_update_batch(settings, fraction: float, when: dt.datetime, seed: int) -> list[str]:
-    """Updates of `fraction` of the current claim lines (and their claim headers)."""
+    """Updates of `fraction` of the current claim lines (and their claim headers).
+
+    Each update keeps the line's current adjustments, as a units correction in the claims system
+    would: an update that emptied them would delete gold adjustment rows and leave keys no row
+    carries, which the next runs see again (incremental.sql), a cost no real stream has."""
     from claims_platform.contracts import load_contracts
     from claims_platform.simulator import write_dms_file
 
@@ -111,8 +115,24 @@ def _write_update_batch(settings, fraction: float, when: dt.datetime, seed: int)
         # Sampled in the database: only the chosen lines reach Python, so the benchmark's own
         # memory does not grow with the base.
         cur = con.execute(
-            "SELECT * FROM gold.fct_claim_line"
-            " ORDER BY hash(claim_id, line_number, ?::INTEGER) LIMIT ?",
+            """
+            WITH chosen AS (
+                SELECT * FROM gold.fct_claim_line
+                ORDER BY hash(claim_id, line_number, ?::INTEGER) LIMIT ?
+            ),
+            adjustments AS (
+                SELECT a.claim_id, a.line_number,
+                    '[' || string_agg(
+                        json_object('group', a.group_code, 'carc', a.carc_code,
+                                    'amount', a.amount)::VARCHAR,
+                        ',' ORDER BY a.adj_seq) || ']' AS adjustments_json
+                FROM gold.fct_claim_line_adjustment AS a
+                JOIN chosen USING (claim_id, line_number)
+                GROUP BY ALL
+            )
+            SELECT chosen.*, coalesce(adjustments_json, '[]') AS adjustments_json
+            FROM chosen LEFT JOIN adjustments USING (claim_id, line_number)
+            """,
             [seed, max(1, int(total * fraction))],
         )
         names = [d[0] for d in cur.description]
@@ -123,7 +143,7 @@ def _write_update_batch(settings, fraction: float, when: dt.datetime, seed: int)
     rows = []
     for i, line in enumerate(chosen):
         values = {c.name: line.get(c.name.lower()) for c in contracts["CLAIM_LINE"].columns}
-        values["ADJUSTMENTS"] = []
+        values["ADJUSTMENTS"] = line["adjustments_json"]
         values["UPDATED_AT"] = ts
         values["UNITS"] = (values.get("UNITS") or 1) + 1  # a tracked change
         rows.append(
