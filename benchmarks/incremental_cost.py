@@ -42,6 +42,22 @@ def _peak_rss_mb() -> float:
     return max(own, kids) / 1024
 
 
+# Runs a command as the child of a fresh, small interpreter and writes the child's seconds and
+# peak RSS (KB) to the file named first. A child forked straight from this benchmark starts as a
+# copy of it (Spark driver, Arrow buffers: over a GB after the base's silver run), and the kernel's
+# ru_maxrss would report that copy, not dbt.
+_MEASURED_LAUNCH = """
+import os, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(proc.pid, 0)
+seconds = time.perf_counter() - t0
+with open(sys.argv[1], "w") as out:
+    out.write(f"{seconds} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def _dbt(args: list[str], env: dict[str, str], target: Path) -> tuple[float, float, float]:
     """Seconds, seconds spent running models (dbt's run_results) and peak RSS (MB) of one dbt
     command; the difference of the first two is the fixed cost of a dbt process (interpreter,
@@ -58,19 +74,21 @@ def _dbt(args: list[str], env: dict[str, str], target: Path) -> tuple[float, flo
         "--log-path",
         str(target),
     ]
-    with tempfile.TemporaryFile() as output:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT)
-        # wait4 gives this child's own peak RSS; RUSAGE_CHILDREN only has the maximum of all.
-        _, status, usage = os.wait4(proc.pid, 0)
-        seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryFile() as output, tempfile.TemporaryDirectory() as scratch:
+        measured = Path(scratch) / "measured"
+        proc = subprocess.run(
+            [sys.executable, "-c", _MEASURED_LAUNCH, str(measured), *argv],
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
         if proc.returncode:
             output.seek(0)
             print(output.read().decode(errors="replace")[-4000:])
             raise SystemExit(f"dbt {' '.join(args)} failed")
+        seconds, rss_kb = measured.read_text().split()
     models = json.loads((target / "run_results.json").read_text())["elapsed_time"]
-    return seconds, models, usage.ru_maxrss / 1024
+    return float(seconds), models, int(rss_kb) / 1024
 
 
 def _slowest_models(target: Path, n: int = 5) -> str:
