@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from claims_platform.aws.s3 import split_s3_uri
 from claims_platform.environment import ConfigurationError, kms_key_id_from_env
 
 if TYPE_CHECKING:
@@ -53,10 +54,10 @@ _ENV_VARS = {
 
 
 def _s3_parts(uri: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ConfigurationError(f"expected an s3:// URI, got {uri!r}")
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return bucket, key.strip("/")
+    try:
+        return split_s3_uri(uri)
+    except ValueError:
+        raise ConfigurationError(f"expected an s3:// URI with a bucket, got {uri!r}") from None
 
 
 @dataclass(frozen=True)

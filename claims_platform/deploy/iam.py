@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from claims_platform.aws.s3 import split_s3_uri
 from claims_platform.environment import ConfigurationError
 
 PIPES_PREFIX = "dagster-pipes"  # GlueSilverRunner's default key prefix for Pipes context objects
@@ -46,10 +47,12 @@ LOG_READ_ACTIONS = ("logs:DescribeLogStreams", "logs:GetLogEvents")
 
 
 def _s3(uri: str, what: str) -> tuple[str, str]:
-    if not uri.startswith("s3://"):
-        raise ConfigurationError(f"{what} must be an s3:// URI for the IAM policies, not {uri!r}")
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    return bucket, prefix.strip("/")
+    try:
+        return split_s3_uri(uri)
+    except ValueError:
+        raise ConfigurationError(
+            f"{what} must be an s3:// URI with a bucket for the IAM policies, not {uri!r}"
+        ) from None
 
 
 @dataclass(frozen=True)

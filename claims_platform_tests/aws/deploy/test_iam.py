@@ -225,3 +225,9 @@ def test_cli_prints_the_policies_from_the_environment(monkeypatch, capsys):
 def test_a_key_id_instead_of_an_arn_is_refused():
     with pytest.raises(ConfigurationError, match="key ARN"):
         IamConfig(**{**CFG.__dict__, "kms_key_arn": "1111aaaa-2222-bbbb-3333-cccc4444dddd"})
+
+
+@pytest.mark.parametrize("uri", ["landing-bucket/dms", "s3:///dms", "https://landing-bucket/dms"])
+def test_a_landing_that_is_not_an_s3_uri_with_a_bucket_is_refused(uri):
+    with pytest.raises(ConfigurationError, match="landing"):
+        IamConfig(**{**CFG.__dict__, "landing_uri": uri})
