@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 from dagster_dbt import DbtCliResource
+from dagster_dbt.core import resource as dagster_dbt_resource_module
 from packaging import version
 
 from claims_platform.gold.dbt_resource import PlatformDbtCliResource, bundled_dbt_executable
@@ -38,7 +39,12 @@ def test_the_version_is_the_one_dbt_prints_and_asks_no_process(resource, monkeyp
     def no_process(*args, **kwargs):
         raise AssertionError(f"a process was started: {args}")
 
-    monkeypatch.setattr(subprocess, "check_output", no_process)
+    # Where dagster-dbt's own `_cli_version` starts `dbt --version` (imported by name there).
+    monkeypatch.setattr(dagster_dbt_resource_module, "check_output", no_process)
+    with pytest.raises(AssertionError, match="a process was started"):
+        _ = DbtCliResource(
+            project_dir=dbt_project, dbt_executable=bundled_dbt_executable()
+        )._cli_version
     assert resource._cli_version == version.parse(core.group(1))
 
 
