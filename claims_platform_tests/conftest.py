@@ -44,3 +44,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name != "test_faults.py":
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The suite's runs start a warm dbt server (gold/warm_dbt.py) that would otherwise idle on
+    for 15 minutes after the suite: stop it once every worker is done (not from a worker, whose
+    end the other worker may outlive). A server still running a command finishes it first."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from claims_platform.gold.warm_dbt import stop_server
+
+    stop_server()

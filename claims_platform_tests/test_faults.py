@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from claims_platform.gold.dbt_resource import bundled_dbt_executable
 from claims_platform.silver.schema import REJECTS_TABLE, all_silver_tables
 from claims_platform.simulator import Simulation
 from claims_platform_tests.support.crash import (
@@ -53,6 +54,9 @@ WROTE = "silver.job.wrote:"
 INSERTED = "silver.commit.inserted:"
 DBT_START = "gold.dbt_build.start"
 DBT_DONE = "gold.dbt_build.done"
+# The run's dbt process: `claims-dbt`, whose dbt is a child of the warm server (gold/warm_dbt.py)
+# and dies with it: a kill of the run's tree is a kill of dbt.
+DBT_PROGRAM = Path(bundled_dbt_executable()).name
 # Every silver table but rejects (the simulator lands no invalid rows).
 CHANGE_TABLES = {t.name for t in all_silver_tables() if t.name != REJECTS_TABLE}
 
@@ -114,7 +118,7 @@ def kill_dbt_mid_build(
             break
         delay = round(todo.pop(0), 2)
         run = runs.start(f"{label}-{started}")
-        if kill_mid_child(run, "dbt", delay):
+        if kill_mid_child(run, DBT_PROGRAM, delay):
             results.append((delay, assert_killed_mid_dbt(run), True))
         else:
             rc = run.wait()

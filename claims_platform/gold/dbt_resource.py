@@ -8,8 +8,9 @@ Before each dbt command, dagster-dbt 0.29:
 2. opens a dbt adapter in the Dagster process, loading every macro (~3 s), for the column
    metadata queries of `fetch_column_metadata()`.
 
-The dbt this platform runs is the one installed beside its interpreter, so (1) is the installed
-dbt-core's version; and (2) is only used when column lineage is on (governance/dbt_lineage).
+The dbt this platform runs is the one installed beside its interpreter (`claims-dbt`, which runs
+that dbt warm: gold/warm_dbt.py), so (1) is the installed dbt-core's version; and (2) is only used
+when column lineage is on (governance/dbt_lineage).
 Both are private methods of `DbtCliResource`; `claims_platform_tests/gold/test_dbt_resource.py`
 pins their behaviour against the real `dbt --version` so a dagster-dbt upgrade that changes them
 fails a test instead of silently running the slow path again.
@@ -28,12 +29,15 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 
 from claims_platform.environment import get_settings
+from claims_platform.gold.warm_dbt import plain_dbt
 from claims_platform.governance.dbt_lineage import column_lineage_mode
 
 
 def bundled_dbt_executable() -> str:
-    """The dbt beside this interpreter, so the venv need not be activated."""
-    return str(Path(sys.executable).parent / "dbt")
+    """The platform's dbt beside this interpreter (the venv need not be activated): `claims-dbt`,
+    the installed dbt run warm where that helps (gold/warm_dbt.py), else the plain `dbt`."""
+    warm = Path(sys.executable).parent / "claims-dbt"
+    return str(warm) if warm.exists() else plain_dbt()
 
 
 class PlatformDbtCliResource(DbtCliResource):
@@ -42,7 +46,7 @@ class PlatformDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable) == Path(bundled_dbt_executable()):
+        if Path(self.dbt_executable) in (Path(bundled_dbt_executable()), Path(plain_dbt())):
             return version.parse(importlib.metadata.version("dbt-core"))
         return super()._cli_version  # another dbt: ask it
 

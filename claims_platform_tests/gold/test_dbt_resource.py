@@ -14,6 +14,7 @@ from packaging import version
 
 from claims_platform.gold.dbt_resource import PlatformDbtCliResource, bundled_dbt_executable
 from claims_platform.gold.project import dbt_project
+from claims_platform.gold.warm_dbt import plain_dbt
 from claims_platform.governance.dbt_lineage import COLUMN_LINEAGE_ENV
 
 
@@ -46,6 +47,12 @@ def test_the_version_is_the_one_dbt_prints_and_asks_no_process(resource, monkeyp
             project_dir=dbt_project, dbt_executable=bundled_dbt_executable()
         )._cli_version
     assert resource._cli_version == version.parse(core.group(1))
+
+
+def test_the_platform_runs_its_warm_dbt_and_knows_the_plain_one(resource):
+    assert bundled_dbt_executable().endswith("claims-dbt")
+    plain = PlatformDbtCliResource(project_dir=dbt_project, dbt_executable=plain_dbt())
+    assert plain._cli_version == resource._cli_version
 
 
 def test_another_dbt_executable_is_asked(tmp_path):
