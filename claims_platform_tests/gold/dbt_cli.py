@@ -12,9 +12,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _dbt_executable() -> str:
-    beside_python = Path(sys.executable).parent / "dbt"
-    if beside_python.exists():
-        return str(beside_python)
+    """The platform's dbt (`claims-dbt`, warm where it can be), as Dagster runs it."""
+    for name in ("claims-dbt", "dbt"):
+        beside_python = Path(sys.executable).parent / name
+        if beside_python.exists():
+            return str(beside_python)
     found = shutil.which("dbt")
     assert found, "dbt is not installed in this environment"
     return found
