@@ -32,7 +32,8 @@ The socket lives in a directory only this user can open (mode 0700, checked on e
 after the interpreter and the installed dbt-core, dbt-duckdb and this file, so an upgrade or an
 edit of this file starts a new server rather than reusing a stale one. The server writes a line
 per command (sub-command, exit status, seconds, peak memory; never arguments or environment) to
-`<socket>.log` beside the socket.
+`<socket>.log` beside the socket. With CLAIMS_DBT_USAGE_FILE set, the client writes the dbt
+child's peak RSS there (benchmarks/incremental_cost.py: the child is not the caller's).
 """
 
 from __future__ import annotations
@@ -120,12 +121,25 @@ def main(argv: list[str] | None = None) -> int:
     if warm_enabled():
         with contextlib.suppress(OSError):
             if _private_dir(socket_dir()):
-                status = _run_warm(socket_path(), args)
+                path = socket_path()
+                status = _run_warm(path, args)
                 if status is not None:
                     return status
-                _start_server(socket_path())
+                if _may_start_server(path):
+                    _start_server(path)
     os.execv(plain_dbt(), [plain_dbt(), *args])
     return 127  # not reached
+
+
+def _may_start_server(path: Path) -> bool:
+    """Not if a server took its lock in the last minute (it is still priming, or it failed:
+    its log says why), nor where the socket's path is too long for a Unix socket."""
+    if len(str(path).encode()) > 100:
+        return False
+    try:
+        return time.time() - path.with_suffix(".lock").stat().st_mtime > 60
+    except FileNotFoundError:
+        return True
 
 
 def _connect(path: Path) -> socket.socket | None:
@@ -181,7 +195,10 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     """Up to `size` bytes: fewer only if the peer closed first."""
     data = b""
     while len(data) < size:
-        chunk = sock.recv(size - len(data))
+        try:
+            chunk = sock.recv(size - len(data))
+        except ConnectionError:
+            break  # reset: a server that exited with this connection still unaccepted
         if not chunk:
             break
         data += chunk
@@ -329,10 +346,19 @@ def serve(path: Path) -> int:
     last_activity = time.monotonic()
     stop_requested: list[int] = []
     signal.signal(signal.SIGTERM, lambda signum, _frame: stop_requested.append(signum))
+
+    def stop_listening() -> None:
+        # New commands start a new server (or run the plain dbt) while the running ones finish.
+        if listener.fileno() != -1:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            listener.close()
+
     while True:
-        stopping = bool(stop_requested)
+        if stop_requested:
+            stop_listening()
         readable, _, _ = select.select(
-            [] if stopping else [listener], [], [], 0.02 if children else 1.0
+            [listener] if listener.fileno() != -1 else [], [], [], 0.02 if children else 1.0
         )
         if readable:
             last_activity = time.monotonic()
@@ -340,6 +366,8 @@ def serve(path: Path) -> int:
                 conn, _ = listener.accept()
                 if _handle(conn, listener, children):
                     stop_requested.append(0)
+                    stop_listening()
+                    conn.close()  # only now: the asker may rely on the above once answered
         for pid, (conn, started, command) in list(children.items()):
             done, wait_status, usage = os.wait4(pid, os.WNOHANG)
             if not done:
@@ -356,10 +384,7 @@ def serve(path: Path) -> int:
         idle = not children and time.monotonic() - last_activity > IDLE_SECONDS
         if (stop_requested or idle) and not children:
             break
-        if stop_requested and path.exists():
-            path.unlink()  # new commands start a new server (or run plain) meanwhile
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    stop_listening()
     _log("stopped")
     return 0
 
@@ -393,15 +418,15 @@ def _handle(
     listener: socket.socket,
     children: dict[int, tuple[socket.socket, float, str]],
 ) -> bool:
-    """Fork a child for one command; True if the request was to stop."""
+    """Fork a child for one command (the server keeps `conn` to send its exit status); True if
+    the request was to stop."""
     fds: list[int] = []
     try:
         conn.settimeout(10)
         request, fds = _recv_request(conn)
         conn.settimeout(None)
         if request.get("stop"):
-            conn.close()
-            return True
+            return True  # the caller closes the listener, then `conn`
         if len(fds) != 3:
             raise ConnectionError("a command needs the client's three standard streams")
         command = next((a for a in request["argv"] if not a.startswith("-")), "")
@@ -410,6 +435,8 @@ def _handle(
         pid = os.fork()
         if pid == 0:
             listener.close()
+            for other, _started, _command in children.values():
+                other.close()
             _child(conn, fds, request)  # never returns
         children[pid] = (conn, time.monotonic(), command)
         with contextlib.suppress(OSError):

@@ -191,6 +191,23 @@ def test_without_a_server_the_plain_dbt_runs_and_a_server_starts(tmp_path):
         second = run(CLIENT, ["show", "--inline", "select 8 as eight"], env)
         assert second.returncode == 0 and "8" in second.stdout
         assert "dbt show: exit 0" in fresh.log()
+
+        # Asked to stop while a command runs: it stops taking commands at once (they run the
+        # plain dbt meanwhile) and exits once the running one has ended.
+        slow = _slow_query(env)
+        warm_dbt.stop_server(fresh.path)
+        assert not fresh.path.exists()
+        other = {**env, "CLAIMS_DUCKDB_PATH": str(tmp_path / "other.duckdb")}  # one writer
+        third = run(CLIENT, ["show", "--inline", "select 9 as nine"], other)
+        assert third.returncode == 0 and "9" in third.stdout
+        assert fresh.log().count("dbt show: exit 0") == 1, "the third command ran warm"
+        assert slow.poll() is None and fresh.children()
+        slow.send_signal(signal.SIGINT)
+        assert slow.wait(timeout=60) == 2
+        deadline = time.monotonic() + 30
+        while " stopped" not in fresh.log():
+            assert time.monotonic() < deadline, fresh.log()
+            time.sleep(0.1)
     finally:
         fresh.stop()
     assert not fresh.path.exists()
