@@ -54,8 +54,8 @@ WROTE = "silver.job.wrote:"
 INSERTED = "silver.commit.inserted:"
 DBT_START = "gold.dbt_build.start"
 DBT_DONE = "gold.dbt_build.done"
-# The run's dbt process: `claims-dbt`, whose dbt is a child of the warm server (gold/warm_dbt.py)
-# and dies with it: a kill of the run's tree is a kill of dbt.
+# The run's dbt process: `claims-dbt`. Its dbt is a child of the warm server (gold/warm_dbt.py)
+# that kills itself as soon as `claims-dbt` dies: a kill of the run's tree is a kill of dbt.
 DBT_PROGRAM = Path(bundled_dbt_executable()).name
 # Every silver table but rejects (the simulator lands no invalid rows).
 CHANGE_TABLES = {t.name for t in all_silver_tables() if t.name != REJECTS_TABLE}

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
+from claims_platform.gold.dbt_resource import bundled_dbt_executable
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _dbt_executable() -> str:
-    """The platform's dbt (`claims-dbt`, warm where it can be), as Dagster runs it."""
-    for name in ("claims-dbt", "dbt"):
-        beside_python = Path(sys.executable).parent / name
-        if beside_python.exists():
-            return str(beside_python)
-    found = shutil.which("dbt")
-    assert found, "dbt is not installed in this environment"
-    return found
 
 
 def run_dbt(
@@ -34,7 +23,7 @@ def run_dbt(
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     argv = [
-        _dbt_executable(),
+        bundled_dbt_executable(),
         command,
         "--project-dir",
         "dbt",
