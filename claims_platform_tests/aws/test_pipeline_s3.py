@@ -7,7 +7,6 @@ that environment, which a Spark JVM started earlier in this test process would n
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from claims_platform.simulator import simulate
 from claims_platform_tests.aws.conftest import all_keys, upload_tree
 from claims_platform_tests.conftest import REPO_ROOT
 from claims_platform_tests.support.gold_compare import assert_surrogate_keys, diff_gold, read_gold
+from claims_platform_tests.support.pipeline import environ_without_settings
 from claims_platform_tests.support.reference_model import expected_gold, load_truth
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ def test_pipeline_on_s3_matches_truth_and_encrypts_everything_it_writes(
     etags = {k: s3.head_object(Bucket=landing_bucket, Key=k)["ETag"] for k in landed}
 
     data = tmp_path / "data"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMS_")}
+    env = environ_without_settings()
     env.update(
         CLAIMS_ENV="local",
         CLAIMS_DATA_DIR=str(data),

@@ -18,6 +18,7 @@ import pytest
 
 from claims_platform.gold import warm_dbt
 from claims_platform_tests.conftest import REPO_ROOT
+from claims_platform_tests.support.pipeline import environ_without_settings
 
 CLIENT = str(Path(sys.executable).parent / "claims-dbt")
 DBT_DIR = REPO_ROOT / "dbt"
@@ -35,8 +36,7 @@ class Server:
         self.path = self.dir / warm_dbt.socket_path().name
 
     def env(self, **extra: str) -> dict[str, str]:
-        base = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMS_")}
-        return {**base, "TMPDIR": str(self.tmp), **extra}
+        return {**environ_without_settings(), "TMPDIR": str(self.tmp), **extra}
 
     def start(self) -> None:
         subprocess.run(

@@ -19,6 +19,7 @@ import dagster as dg
 import duckdb
 
 from claims_platform_tests.conftest import REPO_ROOT
+from claims_platform_tests.support.pipeline import environ_without_settings
 
 # The command of `support.pipeline.headless_materialize`, exactly as a user types it.
 HEADLESS_ARGS = ("asset", "materialize", "-m", "claims_platform.definitions", "--select", "*")
@@ -91,7 +92,7 @@ def start_headless(
     log = work_dir / f"{slug}.checkpoints"
     output = work_dir / f"{slug}.out"
     log.unlink(missing_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMS_")}
+    env = environ_without_settings()
     env.update(CLAIMS_DATA_DIR=str(data_dir), DAGSTER_HOME=str(dagster_home))
     env.update(fault_env or {})
     env["CLAIMS_FAULT_LOG"] = str(log)
@@ -272,7 +273,7 @@ def commit_in_subprocess(
 ) -> subprocess.CompletedProcess:
     """Commit `batch_dir` in a new Python process that `CLAIMS_FAULT_KILL_AT=kill_at` kills."""
     log.unlink(missing_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMS_")}
+    env = environ_without_settings()
     env.update(
         CLAIMS_DATA_DIR=str(data_dir), CLAIMS_FAULT_KILL_AT=kill_at, CLAIMS_FAULT_LOG=str(log)
     )

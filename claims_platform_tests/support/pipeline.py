@@ -37,10 +37,16 @@ def materialize_all(quality_checks: bool = True) -> dg.ExecuteInProcessResult:
     return dg.materialize([*assets, *checks], resources=defs.resources, raise_on_error=True)
 
 
+def environ_without_settings() -> dict[str, str]:
+    """This process's environment minus every CLAIMS_* setting: a subprocess of a test sees only
+    the settings the test gives it, never the developer's shell's."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("CLAIMS_")}
+
+
 def headless_materialize(data_dir: Path, dagster_home: Path) -> subprocess.CompletedProcess:
     """CONTRACT §1's headless run, exactly as a user types it."""
     dagster_home.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMS_")}
+    env = environ_without_settings()
     env.update(CLAIMS_DATA_DIR=str(data_dir), DAGSTER_HOME=str(dagster_home))
     bin_dir = Path(sys.executable).parent
     return subprocess.run(
