@@ -9,7 +9,7 @@ from claims_platform.aws.jobs import glue_catalog_sync_job
 from claims_platform.bronze.assets import build_bronze_assets, source_specs
 from claims_platform.bronze.sensor import build_landing_sensor
 from claims_platform.contracts import load_contracts
-from claims_platform.gold.assets import gold_dbt_models, translator
+from claims_platform.gold.assets import gold_dbt_models, silver_read_by_gold, translator
 from claims_platform.gold.dbt_resource import PlatformDbtCliResource, bundled_dbt_executable
 from claims_platform.gold.exposures import exposure_specs
 from claims_platform.gold.project import dbt_project
@@ -32,6 +32,10 @@ silver_keys_by_table = {
     ]
     for c in contracts.values()
 }
+
+# A batch rebuilds only the gold that reads what it changed (bronze/sensor.gold_selection): a
+# claim-line batch leaves the member, plan and provider dimensions alone, half of the dbt models.
+gold_reads = silver_read_by_gold()
 
 all_asset_checks_job = dg.define_asset_job(
     "all_asset_checks",
@@ -70,7 +74,7 @@ defs = dg.Definitions(
     ],
     schedules=[branch_clones.drop_stale_branch_clones_daily],
     sensors=[
-        build_landing_sensor(silver_keys_by_table, list(gold_dbt_models.keys), contracts),
+        build_landing_sensor(silver_keys_by_table, gold_reads, contracts),
         gold_automation,
         branch_clones.branch_clone_sensor,
         # Slack-compatible webhook on run failure (no-op unless CLAIMS_ALERT_WEBHOOK_URL is set).

@@ -18,7 +18,7 @@ import pytest
 from claims_platform.contracts import load_contracts
 from claims_platform.simulator import write_dms_file
 from claims_platform_tests.support.gold_compare import assert_surrogate_keys, diff_gold, read_gold
-from claims_platform_tests.support.pipeline import materialize_all
+from claims_platform_tests.support.pipeline import LandingBatches
 from claims_platform_tests.support.reference_model import expected_gold
 
 pytestmark = pytest.mark.slow
@@ -105,7 +105,8 @@ def T(s: str) -> dt.datetime:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory: pytest.TempPathFactory):
-    """Lands three batches, runs the pipeline after each, and checks gold against the model."""
+    """Lands three batches, runs the pipeline after each as the landing sensor requests it, and
+    checks gold against the model."""
     data = tmp_path_factory.mktemp("hard_cases") / "data"
     mp = pytest.MonkeyPatch()
     mp.setenv("CLAIMS_DATA_DIR", str(data))
@@ -115,9 +116,10 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
     land = Landing(data / "landing")
     db = data / "warehouse.duckdb"
     diffs: dict[int, list[str]] = {}
+    batches = LandingBatches()
 
     def run(batch: int) -> None:
-        assert materialize_all(quality_checks=False).success
+        assert batches.run(quality_checks=False).success
         gold = read_gold(db)
         diffs[batch] = diff_gold(expected_gold(land.events), gold)
         assert_surrogate_keys(gold)

@@ -1,4 +1,5 @@
-"""The landing sensor: new DMS files → a batched run request for their bronze and silver assets.
+"""The landing sensor: new DMS files → one run request for their bronze and silver assets and the
+gold that reads those silver tables.
 
 The cursor is a watermark plus the paths seen inside a look-back window before it, so files with
 equal modification times, or files that become visible late (written, then renamed into place),
@@ -14,7 +15,7 @@ silver job loads only files the ledger has not seen, so a duplicate request is a
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -84,9 +85,41 @@ class LandingCursor:
         }
 
 
+def gold_selection(
+    gold_reads: Mapping[dg.AssetKey, frozenset[dg.AssetKey]],
+    changed: Iterable[dg.AssetKey],
+    instance: dg.DagsterInstance | None = None,
+) -> list[dg.AssetKey]:
+    """The gold a batch changing the silver assets `changed` rebuilds: every model that reads one
+    of them (`gold_reads`: model → the silver it reads, gold/assets.silver_read_by_gold) and,
+    given the instance, every model still behind the silver it reads: never built, or built
+    last before a change of its silver (that run's gold step failed, or was killed). Without
+    the second part a failed step would leave a model stale until a batch of its own tables."""
+    changed = set(changed)
+    behind = _behind_their_silver(instance, gold_reads) if instance is not None else set()
+    return [key for key, reads in gold_reads.items() if reads & changed or key in behind]
+
+
+def _behind_their_silver(
+    instance: dg.DagsterInstance, gold_reads: Mapping[dg.AssetKey, frozenset[dg.AssetKey]]
+) -> set[dg.AssetKey]:
+    keys = set(gold_reads).union(*gold_reads.values())
+    # Storage ids order events of one instance; a model's build is after its silver's.
+    last: dict[dg.AssetKey, int] = {}
+    for record in instance.get_asset_records(list(keys)):
+        materialization = record.asset_entry.last_materialization_record
+        if materialization is not None:
+            last[record.asset_entry.asset_key] = materialization.storage_id
+    return {
+        key
+        for key, reads in gold_reads.items()
+        if key not in last or any(last.get(silver, -1) > last[key] for silver in reads)
+    }
+
+
 def build_landing_sensor(
-    silver_keys_by_table: dict[str, list[dg.AssetKey]],
-    downstream_keys: list[dg.AssetKey],
+    silver_keys_by_table: Mapping[str, Sequence[dg.AssetKey]],
+    gold_reads: Mapping[dg.AssetKey, frozenset[dg.AssetKey]],
     contracts: dict[str, TableContract] | None = None,
     *,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
@@ -97,13 +130,15 @@ def build_landing_sensor(
     @dg.sensor(
         name="landing_zone_sensor",
         description="Requests bronze + silver for the tables that received new DMS files, and "
-        "the gold models after them in the same run, so each batch ends with gold up to date.",
+        "in the same run the gold models that read those tables (and any gold a failed run left "
+        "behind its silver), so each batch ends with gold up to date and rebuilds no model the "
+        "batch cannot change.",
         minimum_interval_seconds=15,
         default_status=default_status,
         asset_selection=dg.AssetSelection.assets(
             *(bronze_key(c) for c in contracts.values()),
             *(k for keys in silver_keys_by_table.values() for k in keys),
-            *downstream_keys,
+            *gold_reads,
         ),
     )
     def landing_zone_sensor(context: dg.SensorEvaluationContext, platform: PlatformResource):
@@ -128,7 +163,7 @@ def build_landing_sensor(
         selection = [bronze_key(contracts[t]) for t in tables]
         for t in tables:
             selection.extend(k for k in silver_keys_by_table[t] if k not in selection)
-        selection.extend(downstream_keys)
+        selection.extend(gold_selection(gold_reads, selection, context.instance))
         run_key = hashlib.sha1("\n".join(sorted(f.path for f in taken)).encode()).hexdigest()
         cursor.advance(taken)
         return dg.SensorResult(

@@ -141,6 +141,23 @@ def gold_dbt_models(
         checkpoint("gold.dbt_build.done")
 
 
+def silver_read_by_gold() -> dict[dg.AssetKey, frozenset[dg.AssetKey]]:
+    """Each dbt model and the assets outside dbt (the silver tables) it reads, directly or
+    through other models: a batch that changes none of them cannot change the model."""
+    deps = gold_dbt_models.asset_deps
+    reads: dict[dg.AssetKey, frozenset[dg.AssetKey]] = {}
+
+    def read_by(key: dg.AssetKey) -> frozenset[dg.AssetKey]:
+        if key not in reads:
+            found: set[dg.AssetKey] = set()
+            for dep in deps[key]:
+                found |= read_by(dep) if dep in deps else {dep}
+            reads[key] = frozenset(found)
+        return reads[key]
+
+    return {key: read_by(key) for key in sorted(deps, key=lambda k: k.path)}
+
+
 def _run_results(target_path: Path) -> list[dict[str, Any]]:
     try:
         return json.loads((target_path / "run_results.json").read_text())["results"]

@@ -1,6 +1,7 @@
 import dagster as dg
 
-from claims_platform.definitions import defs
+from claims_platform.bronze.sensor import gold_selection
+from claims_platform.definitions import defs, gold_dbt_models, gold_reads, silver_keys_by_table
 
 
 def _write(root, rel, text="x"):
@@ -24,8 +25,10 @@ def test_sensor_requests_bronze_and_silver_for_tables_with_new_files(platform_en
         assert {"bronze/member", "silver/member", "bronze/claim", "silver/claim"} <= keys
         assert {"silver/claim_diagnosis", "silver/rejects"} <= keys
         assert "bronze/enrollment" not in keys and "silver/enrollment" not in keys
-        # Gold follows in the same run, so the batch ends with gold up to date.
-        assert {"gold/fct_claim", "gold/mart_pmpm", "gold/dim_member"} <= keys
+        # Gold follows in the same run, so the batch ends with gold up to date: on a new
+        # instance every model (none is built yet); later only the gold reading the batch's
+        # tables (test_a_batch_selects_the_gold_that_reads_its_tables).
+        assert {k.to_user_string() for k in gold_dbt_models.keys} <= keys
 
         # Restarted sensor, same landing: nothing new, nothing requested twice.
         ctx2 = dg.build_sensor_context(
@@ -64,3 +67,47 @@ def test_sensor_waits_while_a_landing_batch_is_still_running(platform_env):
         instance.report_run_canceled(instance.get_run_by_id("0" * 36))
         ctx2 = dg.build_sensor_context(instance=instance, resources=defs.resources)
         assert len(sensor(ctx2).run_requests) == 1
+
+
+def _gold_for(*tables: str, instance: dg.DagsterInstance | None = None) -> set[str]:
+    changed = {k for t in tables for k in silver_keys_by_table[t]}
+    return {k.to_user_string() for k in gold_selection(gold_reads, changed, instance)}
+
+
+def test_a_batch_selects_the_gold_that_reads_its_tables():
+    every_gold = {k.to_user_string() for k in gold_dbt_models.keys}
+    # A model no table's batch selects would never be rebuilt by the sensor.
+    assert set().union(*(_gold_for(t) for t in silver_keys_by_table)) == every_gold
+    plan = _gold_for("PLAN")
+    assert {"gold/dim_plan", "gold/fct_member_month", "gold/mart_pmpm"} <= plan
+    assert not plan & {"gold/dim_member", "gold/fct_claim", "gold/fct_claim_line"}
+    claim_line = _gold_for("CLAIM_LINE")
+    assert {"gold/fct_claim_line", "gold/fct_claim_line_adjustment", "gold/mart_claim_lag"} <= (
+        claim_line
+    )
+    assert not claim_line & {"gold/dim_member", "gold/dim_plan", "gold/fct_claim"}
+
+
+def test_gold_left_behind_its_silver_is_selected_by_the_next_batch_whatever_its_tables():
+    def built(*keys: dg.AssetKey) -> None:
+        for key in keys:
+            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+
+    silver = {k for keys in gold_reads.values() for k in keys}
+    with dg.instance_for_test() as instance:
+        # Nothing built yet: the first batch builds every model, whatever it touches.
+        assert _gold_for("PLAN", instance=instance) == {
+            k.to_user_string() for k in gold_dbt_models.keys
+        }
+        built(*silver, *gold_dbt_models.keys)
+        assert _gold_for("CLAIM_LINE", instance=instance) == _gold_for("CLAIM_LINE")
+        # A member batch whose gold step failed: silver/member is newer than dim_member.
+        built(dg.AssetKey(["silver", "member"]))
+        behind = _gold_for("CLAIM_LINE", instance=instance) - _gold_for("CLAIM_LINE")
+        assert behind == {
+            "gold/dim_member",
+            "gold/analyst_dim_member",
+            "gold/staging/stg_silver__member",
+        }
+        built(*(dg.AssetKey.from_user_string(k) for k in behind))
+        assert _gold_for("CLAIM_LINE", instance=instance) == _gold_for("CLAIM_LINE")

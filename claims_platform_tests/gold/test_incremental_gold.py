@@ -2,7 +2,9 @@
 rewrites only the keys its batch touched.
 
 Four silver batches (``batches.py``) are appended to one DuckDB file, each followed by a plain
-``dbt build`` (``run`` for the first; incremental after it). After each:
+``dbt run`` of every model for the first, then by an incremental ``dbt build`` of the models the
+landing sensor selects for the tables the batch wrote (batches 3 and 4 leave claim lines, plans
+and providers alone, so their models are not built). After each:
 
 * gold equals the independent reference model (``support/reference_model.py``) computed from every
   change event so far;
@@ -27,6 +29,8 @@ from typing import Any
 import duckdb
 import pytest
 
+from claims_platform.bronze.sensor import gold_selection
+from claims_platform.definitions import gold_reads, silver_keys_by_table
 from claims_platform_tests.gold import batches
 from claims_platform_tests.gold.dbt_cli import run_dbt
 from claims_platform_tests.support import reference_model
@@ -68,6 +72,15 @@ def _expected_gold(events: dict[str, list[dict[str, Any]]]) -> dict[str, list[di
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(reference_model, "SOURCE_TABLES", tables)
         return reference_model.expected_gold(events)
+
+
+def _platform_selection(silver: batches.Silver) -> list[str]:
+    """`--select` for the dbt models a platform run of this batch builds: the gold the landing
+    sensor selects for the tables the batch has changes of (bronze/sensor.gold_selection)."""
+    changed = {
+        k for table, rows in silver.events.items() if rows for k in silver_keys_by_table[table]
+    }
+    return ["--select", *sorted(k.path[-1] for k in gold_selection(gold_reads, changed))]
 
 
 def _check(result, what: str) -> None:
@@ -144,8 +157,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, Any]]:
         # Batch 1 is an ordinary full build (its dbt tests run in test_dbt_gold.py); later
         # batches run the tests on the incremental result too.
         command = "run" if number == 1 else "build"
+        selection = [] if number == 1 else _platform_selection(silver)
         started = time.perf_counter()
-        _check(run_dbt(command, work_dir, database), f"dbt {command} after batch {number}")
+        _check(
+            run_dbt(command, work_dir, database, *selection), f"dbt {command} after batch {number}"
+        )
         print(f"batch {number}: dbt {command} {time.perf_counter() - started:.1f}s")
         run_results = json.loads((work_dir / "target" / "run_results.json").read_text())
         result: dict[str, Any] = {
@@ -187,6 +203,22 @@ def test_incremental_gold_equals_a_full_refresh(runs, number):
         columns, rows = incremental[table]
         assert columns == full[table][0], table
         assert rows == full[table][1], table
+
+
+def test_a_batch_builds_only_the_models_that_read_its_tables(runs):
+    def built(number: int) -> set[str]:
+        return {
+            uid.rsplit(".", 1)[-1] for uid in runs[number]["statuses"] if uid.startswith("model.")
+        }
+
+    # Batch 2 changes every table; batch 3 members and claims; batch 4 claims and enrollments.
+    assert {"dim_plan", "dim_provider", "fct_claim_line", "mart_pmpm"} <= built(2)
+    assert {"dim_member", "fct_claim", "fct_member_month", "mart_pmpm"} <= built(3)
+    assert built(3).isdisjoint(
+        {"dim_plan", "dim_provider", "fct_claim_line", "fct_claim_line_adjustment"}
+    )
+    assert {"fct_claim", "fct_member_month", "mart_claim_lag"} <= built(4)
+    assert built(4).isdisjoint({"dim_member", "dim_plan", "dim_provider", "fct_claim_line"})
 
 
 @pytest.mark.parametrize("number", BATCHES[1:])

@@ -37,6 +37,42 @@ def materialize_all(quality_checks: bool = True) -> dg.ExecuteInProcessResult:
     return dg.materialize([*assets, *checks], resources=defs.resources, raise_on_error=True)
 
 
+class LandingBatches:
+    """Runs the platform batch by batch as it runs when deployed: each `run()` ticks the landing
+    sensor once (its cursor kept from the previous tick) and materialises exactly what the run
+    request selects, in one Dagster instance: bronze and silver of the tables with new files
+    and the gold that reads them or is behind its silver. With `quality_checks=False` the checks
+    are left out (see materialize_all)."""
+
+    def __init__(self) -> None:
+        self.cursor: str | None = None
+        self.instance = dg.DagsterInstance.ephemeral()
+
+    def run(self, quality_checks: bool = True) -> dg.ExecuteInProcessResult:
+        from claims_platform.definitions import defs
+
+        sensor = defs.resolve_sensor_def("landing_zone_sensor")
+        context = dg.build_sensor_context(
+            instance=self.instance, resources=defs.resources, cursor=self.cursor
+        )
+        tick = sensor(context)
+        assert isinstance(tick, dg.SensorResult), f"the sensor requested nothing: {tick}"
+        (request,) = tick.run_requests
+        self.cursor = tick.cursor
+        selection = dg.AssetSelection.assets(*request.asset_selection)
+        if not quality_checks:
+            selection = selection.without_checks()
+        assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+        return dg.materialize(
+            [*assets, *(defs.asset_checks or [])],
+            selection=selection,
+            instance=self.instance,
+            resources=defs.resources,
+            tags=request.tags,
+            raise_on_error=True,
+        )
+
+
 def environ_without_settings() -> dict[str, str]:
     """This process's environment minus every CLAIMS_* setting: a subprocess of a test sees only
     the settings the test gives it, never the developer's shell's."""

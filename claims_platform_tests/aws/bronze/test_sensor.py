@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from claims_platform.bronze.sensor import LandingCursor, build_landing_sensor
-from claims_platform.definitions import defs, gold_dbt_models, silver_keys_by_table
+from claims_platform.definitions import defs, gold_reads, silver_keys_by_table
 from claims_platform.resources import PlatformResource
 from claims_platform_tests.aws.conftest import put_landed
 
@@ -75,9 +75,7 @@ def test_sensor_takes_every_s3_file_once_in_bounded_ticks(s3, s3_landing, kms_ke
     # Second-resolution LastModified: many keys share the boundary time, the case under test.
     assert len(set(stamps)) < len(stamps)
 
-    sensor = build_landing_sensor(
-        silver_keys_by_table, list(gold_dbt_models.keys), max_files_per_tick=5
-    )
+    sensor = build_landing_sensor(silver_keys_by_table, gold_reads, max_files_per_tick=5)
     LIST_CALLS.clear()
     cursor = None
     seen: list[str] = []
