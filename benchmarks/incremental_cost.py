@@ -5,11 +5,13 @@
 1. Simulates a base (the defaults give ≥ 1,000,000 claim lines) and runs silver (PySpark), unless
    `--keep DIR` holds one already; then builds gold from it with `dbt run --full-refresh`.
 2. Applies CDC batches updating 0.1 %, 1 % and 10 % of the claim lines, each through the silver
-   job and an incremental `dbt run`, timing both. The batches are dated just after the base's
+   job and an incremental `dbt run` of the models the landing sensor selects for such a batch
+   (the gold that reads claim lines: bronze/sensor.gold_selection), timing both. The batches are dated just after the base's
    latest change, so they do not move the valuation month (a month-end batch legitimately
    extends every open enrollment; that is not what this measures).
 3. Times a full rebuild (`dbt run --full-refresh`) on the same data and prints, per batch:
-   seconds, rows/s, the ratio incremental / full rebuild (target for 1 %: at most 0.10), the same
+   seconds, rows/s, the ratio incremental / full rebuild (the faster of the run's two full
+   rebuilds, the base's and this one; target for 1 %: at most 0.10), the same
    for the time dbt spent running models (run_results.json; the rest is the fixed cost of a dbt
    command), and the peak RSS of each dbt process (DuckDB runs inside it), so that memory can be
    compared across base sizes. Every dbt command uses one target path, as the platform does
@@ -234,7 +236,7 @@ def main() -> int:
     else:
         print(f"reusing the base in {tmp} (--keep)")
     # Gold of the base by the current models, whatever built it before.
-    t_base, _, rss_base = _dbt(dbt, ["run", "--full-refresh"], env, target)
+    t_base, m_base, rss_base = _dbt(dbt, ["run", "--full-refresh"], env, target)
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
     n_lines = con.execute("SELECT count(*) FROM gold.fct_claim_line").fetchone()[0]
     latest = con.execute("SELECT max(_dms_timestamp) FROM silver.claim_line").fetchone()[0]
@@ -243,6 +245,13 @@ def main() -> int:
         f"claim lines in gold: {n_lines:,} | gold of the base (dbt run --full-refresh)"
         f" {t_base:.1f} s, peak RSS {rss_base:,.0f} MB"
     )
+
+    # What a platform run of a claim-line batch builds (the landing sensor's selection).
+    from claims_platform.bronze.sensor import gold_selection
+    from claims_platform.definitions import gold_reads, silver_keys_by_table
+
+    models = [k.path[-1] for k in gold_selection(gold_reads, silver_keys_by_table["CLAIM_LINE"])]
+    print(f"a claim-line batch builds {len(models)} of {len(gold_reads)} dbt models")
 
     results = []
     when = latest
@@ -253,7 +262,7 @@ def main() -> int:
             when += dt.timedelta(minutes=1)
         batch = _write_update_batch(settings, fraction, when, seed=k)
         t_s, changed = _silver(settings, batch)
-        t_g, m_g, rss_g = _dbt(dbt, ["run"], env, target)
+        t_g, m_g, rss_g = _dbt(dbt, ["run", "--select", *models], env, target)
         print(f"{fraction:.1%} batch, slowest models (s): {_slowest_models(target)}")
         results.append((fraction, changed, t_s, t_g, m_g, rss_g))
     t_full, m_full, rss_full = _dbt(dbt, ["run", "--full-refresh"], env, target)
@@ -262,6 +271,10 @@ def main() -> int:
         f"full rebuild (dbt run --full-refresh): {t_full:.1f} s (models {m_full:.1f} s),"
         f" peak RSS {rss_full:,.0f} MB"
     )
+    # The smaller of the two full rebuilds of this run (the base's, before the batches, and the
+    # one above), so that a slow moment of the machine during one of them cannot help the ratio.
+    fastest_full, fastest_models = min((t_base, m_base), (t_full, m_full))
+    print(f"gold/full below divides by the faster full rebuild of this run: {fastest_full:.1f} s")
     print(
         f"{'batch':>7} {'changes':>9} {'silver s':>9} {'gold s':>8} {'gold/full':>10}"
         f" {'models s':>9} {'models/full':>12} {'rows/s':>9} {'gold rows/s':>12}"
@@ -269,12 +282,12 @@ def main() -> int:
     )
     for fraction, changed, t_s, t_g, m_g, rss_g in results:
         print(
-            f"{fraction:>7.1%} {changed:>9,} {t_s:>9.1f} {t_g:>8.1f} {t_g / t_full:>10.2f}"
-            f" {m_g:>9.1f} {m_g / m_full:>12.2f} {changed / (t_s + t_g):>9,.0f}"
+            f"{fraction:>7.1%} {changed:>9,} {t_s:>9.1f} {t_g:>8.1f} {t_g / fastest_full:>10.2f}"
+            f" {m_g:>9.1f} {m_g / fastest_models:>12.2f} {changed / (t_s + t_g):>9,.0f}"
             f" {changed / t_g:>12,.0f} {rss_g:>11,.0f}"
         )
     one_percent = next(r for r in results if r[0] == 0.01)
-    ratio = one_percent[3] / t_full
+    ratio = one_percent[3] / fastest_full
     verdict = "met" if ratio <= 0.10 else "NOT met"
     print(f"target (1 % batch <= 0.10 of a full rebuild): {ratio:.3f}, {verdict}")
     print(f"peak RSS of the process tree: {_peak_rss_mb():,.0f} MB")

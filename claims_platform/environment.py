@@ -77,12 +77,14 @@ class Settings:
 
     def dbt_environ(self) -> dict[str, str]:
         """Variables of the dbt subprocess: the warehouse location profiles.yml reads, and
-        cautious test selection, so a partial build (automation materialises subsets) never runs
-        a relationships test whose other parent is not built yet."""
+        eager test selection. A landing batch builds only the gold reading its tables
+        (bronze/sensor.gold_selection); a relationships test from a built model to one the batch
+        leaves alone (claim lines → fct_claim in a claim-line batch) must still run, and the
+        model left alone is current: the sensor selects any model behind its silver."""
         return {
             "CLAIMS_DUCKDB_PATH": str(self.duckdb_path),
             "CLAIMS_DATA_DIR": str(self.data_dir),
-            "DBT_INDIRECT_SELECTION": "cautious",
+            "DBT_INDIRECT_SELECTION": "eager",
         }
 
 
