@@ -19,6 +19,7 @@ and providers alone, so their models are not built). After each:
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from collections import defaultdict
@@ -81,6 +82,29 @@ def _platform_selection(silver: batches.Silver) -> list[str]:
         k for table, rows in silver.events.items() if rows for k in silver_keys_by_table[table]
     }
     return ["--select", *sorted(k.path[-1] for k in gold_selection(gold_reads, changed))]
+
+
+# Budget vars for batch 2 that make the DuckDB memory budget of an incremental model tell how
+# many changes it counted (macros/incremental_memory.sql): 64 MB a change, at least 64 MB.
+BUDGET_VARS = (
+    "--vars",
+    '{"incremental_memory_floor_mb": 64, "incremental_memory_kb_per_change": 65536}',
+)
+_MEMORY_LIMIT = re.compile(
+    r'"node_id": "model\.claims_platform\.(\w+)"\} \*/\s+set memory_limit = \'(\d+)MB\''
+)
+
+
+def _log_since(log: Path, offset: int) -> str:
+    """What dbt wrote to its debug log (every statement it ran) after `offset`."""
+    with log.open(encoding="utf-8", errors="replace") as f:
+        f.seek(offset)
+        return f.read()
+
+
+def _memory_limits(dbt_log: str) -> dict[str, int]:
+    """Model → the memory_limit (MB) its pre-hook set."""
+    return {m[1]: int(m[2]) for m in _MEMORY_LIMIT.finditer(dbt_log)}
 
 
 def _check(result, what: str) -> None:
@@ -158,14 +182,20 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, Any]]:
         # batches run the tests on the incremental result too.
         command = "run" if number == 1 else "build"
         selection = [] if number == 1 else _platform_selection(silver)
+        budget_vars = BUDGET_VARS if number == 2 else ()
+        log = work_dir / "logs" / "dbt.log"
+        offset = log.stat().st_size if log.exists() else 0
         started = time.perf_counter()
         _check(
-            run_dbt(command, work_dir, database, *selection), f"dbt {command} after batch {number}"
+            run_dbt(command, work_dir, database, *selection, *budget_vars),
+            f"dbt {command} after batch {number}",
         )
         print(f"batch {number}: dbt {command} {time.perf_counter() - started:.1f}s")
         run_results = json.loads((work_dir / "target" / "run_results.json").read_text())
         result: dict[str, Any] = {
             "statuses": {r["unique_id"]: r["status"] for r in run_results["results"]},
+            "dbt_log": _log_since(log, offset),
+            "silver_rows": {table: len(rows) for table, rows in silver.rows.items()},
             "marks": _collect_marks(database) if number > 1 else None,
             "gold": read_gold(database),
             "expected": _expected_gold(events),
@@ -219,6 +249,24 @@ def test_a_batch_builds_only_the_models_that_read_its_tables(runs):
     )
     assert {"fct_claim", "fct_member_month", "mart_claim_lag"} <= built(4)
     assert built(4).isdisjoint({"dim_member", "dim_plan", "dim_provider", "fct_claim_line"})
+
+
+def test_an_incremental_model_gets_a_duckdb_memory_budget_that_follows_its_batch(runs):
+    # A full build keeps DuckDB's default (a full refresh needs GBs).
+    assert _memory_limits(runs[1]["dbt_log"]) == {}
+    limits, rows = _memory_limits(runs[2]["dbt_log"]), runs[2]["silver_rows"]
+    # 64 MB for each change loaded after the model's watermark into its staging parents.
+    assert limits["fct_claim_line"] == 64 * rows["claim_line"]
+    assert limits["dim_member"] == 64 * rows["member"]
+    assert limits["fct_claim"] == 64 * rows["claim"]
+    assert rows["plan"] == 1 and limits["dim_plan"] == 64
+    # Incremental models only (the marts are incremental too), never a view; a model with only
+    # a few changes gets the floor.
+    assert set(INCREMENTAL_KEYS) | {"int_enrollment_coverage_resolved", "mart_pmpm"} <= set(limits)
+    assert not any(name.startswith(("stg_", "analyst_")) for name in limits)
+    assert min(limits.values()) == 64
+    # Each set is undone after the model (DuckDB's default for whatever runs next).
+    assert runs[2]["dbt_log"].count("reset memory_limit") >= len(limits)
 
 
 @pytest.mark.parametrize("number", BATCHES[1:])
