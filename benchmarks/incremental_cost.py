@@ -4,9 +4,11 @@
 
 1. Simulates a base (the defaults give ≥ 1,000,000 claim lines) and runs silver (PySpark), unless
    `--keep DIR` holds one already; then builds gold from it with `dbt run --full-refresh`.
-2. Applies CDC batches updating 0.1 %, 1 % and 10 % of the claim lines, each through the silver
-   job and an incremental `dbt run` of the models the landing sensor selects for such a batch
-   (the gold that reads claim lines: bronze/sensor.gold_selection), timing both. The batches are dated just after the base's
+2. Applies CDC batches updating 0.1 %, 1 % (three times: the target's figure is their median,
+   this machine's noise is ±20 % on a single one) and 10 % of the claim lines, each through
+   the silver job and an incremental `dbt run` of the models the landing sensor selects for
+   such a batch (the gold that reads claim lines: bronze/sensor.gold_selection), timing both.
+   The batches are dated just after the base's
    latest change, so they do not move the valuation month (a month-end batch legitimately
    extends every open enrollment; that is not what this measures).
 3. Times a full rebuild (`dbt run --full-refresh`) on the same data and prints, per batch:
@@ -28,6 +30,7 @@ import datetime as dt
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -255,7 +258,7 @@ def main() -> int:
 
     results = []
     when = latest
-    for k, fraction in enumerate([0.001, 0.01, 0.1]):
+    for k, fraction in enumerate([0.001, 0.01, 0.01, 0.01, 0.1]):
         when += dt.timedelta(minutes=1)
         # A file an interrupted earlier run landed stays (landed files are never rewritten).
         while (_landed_path(settings, when)).exists():
@@ -286,10 +289,10 @@ def main() -> int:
             f" {m_g:>9.1f} {m_g / fastest_models:>12.2f} {changed / (t_s + t_g):>9,.0f}"
             f" {changed / t_g:>12,.0f} {rss_g:>11,.0f}"
         )
-    one_percent = next(r for r in results if r[0] == 0.01)
-    ratio = one_percent[3] / fastest_full
+    one_percent = statistics.median(r[3] for r in results if r[0] == 0.01)
+    ratio = one_percent / fastest_full
     verdict = "met" if ratio <= 0.10 else "NOT met"
-    print(f"target (1 % batch <= 0.10 of a full rebuild): {ratio:.3f}, {verdict}")
+    print(f"target (median 1 % batch <= 0.10 of a full rebuild): {ratio:.3f}, {verdict}")
     print(f"peak RSS of the process tree: {_peak_rss_mb():,.0f} MB")
     return 0
 

@@ -1,8 +1,9 @@
 {#
     mart_pmpm holds every member month and every final-action claim dollar exactly once: its
     totals equal those of fct_member_month and of the final-action claims with a
-    statement_from_date in fct_claim.
+    statement_from_date in fct_claim. A check of mart_pmpm in Dagster (meta dagster.ref).
 #}
+{{ config(meta={'dagster': {'ref': {'name': 'mart_pmpm'}}}) }}
 with pmpm as (
 
     select

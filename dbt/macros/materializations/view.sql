@@ -2,9 +2,9 @@
     Views on DuckDB, left as they are when their definition has not changed.
 
     dbt re-creates every selected view on every run (create a temporary view, swap, drop, commit:
-    ~50 ms of a DuckDB run per view), and every landing batch runs the whole gold project, whose
-    staging, intermediate and analyst views only change when the project does or when a source
-    gains a column (staging lists the source's columns, so its compiled SQL changes then). A view
+    ~50 ms of a DuckDB run per view), and every landing batch runs the gold of the tables it
+    changed, whose staging, intermediate and analyst views only change when the project does or
+    when a source gains a column (staging lists the source's columns, so its compiled SQL changes then). A view
     whose compiled SQL, hooks and grants are those it was created with is therefore kept: its
     fingerprint (an MD5 of all of them) is stored as the view's comment when it is created, and
     this materialization compares it first. Anything else (no view yet, a table in its place,

@@ -4,7 +4,7 @@
     the last may be open (valid_to NULL). Intervals are [valid_from, valid_to). Empty intervals
     (valid_to <= valid_from: two changes at one instant, or a timestamp that runs backwards in
     change sequence order) contain no instant, so they overlap nothing and are skipped here;
-    tests/assert_scd2_intervals_not_inverted.sql reports the backwards ones.
+    scd2_intervals_not_inverted reports the backwards ones.
 #}
 {% test scd2_no_overlap(model, key_columns, valid_from='valid_from', valid_to='valid_to') %}
 
