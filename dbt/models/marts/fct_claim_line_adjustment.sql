@@ -1,7 +1,7 @@
 -- Adjustments of existing claim lines, one row per element of the current ADJUSTMENTS.
 -- Incremental by (claim_id, line_number) (replace_keys): a run replaces the adjustments of the
--- lines with a silver change loaded after the watermark by those of their current change; a line
--- deleted, or whose ADJUSTMENTS emptied, loses its rows.
+-- lines with a silver change loaded after the watermark by those of their current change (the one
+-- fct_claim_line shows); a line deleted, or whose ADJUSTMENTS emptied, loses its rows.
 {{
     config(
         materialized='incremental',
@@ -25,32 +25,16 @@ touched_lines as (
 ),
 
 {% endif -%}
-line_changes as (
+current_lines as (
 
-    select * from {{ changes }}
+    -- The current change of each existing line and its watermark column, as fct_claim_line
+    -- (built before this model, from the lines' full histories) holds them: a deleted line has
+    -- no row there, so it keeps no adjustments here.
+    select claim_id, line_number, _change_id, _silver_loaded_at
+    from {{ ref('fct_claim_line') }}
     {%- if is_incremental() %}
     where {{ key_in(key_columns, 'touched_lines') }}
     {%- endif %}
-
-),
-
-deduplicated as (
-
-    {{ deduplicate_changes('line_changes', key_columns=key_columns) | indent(4) }}
-
-),
-
-current_lines as (
-
-    {{ current_state('deduplicated', key_columns=key_columns) | indent(4) }}
-
-),
-
-line_loads as (
-
-    select claim_id, line_number, max(_loaded_at) as _silver_loaded_at
-    from line_changes
-    group by claim_id, line_number
 
 ),
 
@@ -79,15 +63,12 @@ adjustments as (
         deduplicated_adjustments.group_code,
         deduplicated_adjustments.carc_code,
         deduplicated_adjustments.amount,
-        line_loads._silver_loaded_at
+        current_lines._silver_loaded_at
     from deduplicated_adjustments
     inner join current_lines
         on deduplicated_adjustments._change_id = current_lines._change_id
         and deduplicated_adjustments.claim_id = current_lines.claim_id
         and deduplicated_adjustments.line_number = current_lines.line_number
-    inner join line_loads
-        on current_lines.claim_id = line_loads.claim_id
-        and current_lines.line_number = line_loads.line_number
 
 )
 
