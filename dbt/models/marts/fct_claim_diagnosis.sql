@@ -1,7 +1,7 @@
 -- Diagnoses of existing claims, one row per element of the current DIAGNOSIS_CODES.
 -- Incremental by claim_id (replace_keys): a run replaces the diagnoses of the claims with a silver
--- change loaded after the watermark by those of their current change; a claim deleted, or whose
--- DIAGNOSIS_CODES emptied, loses its rows.
+-- change loaded after the watermark by those of their current change (the one fct_claim shows); a
+-- claim deleted, or whose DIAGNOSIS_CODES emptied, loses its rows.
 {{
     config(
         materialized='incremental',
@@ -22,32 +22,16 @@ touched_claims as (
 ),
 
 {% endif -%}
-claim_changes as (
+current_claims as (
 
-    select * from {{ changes }}
+    -- The current change of each existing claim and its watermark column, as fct_claim (built
+    -- before this model, from the claims' full histories) holds them: a deleted claim has no
+    -- row there, so it keeps no diagnoses here.
+    select claim_id, _change_id, _silver_loaded_at
+    from {{ ref('fct_claim') }}
     {%- if is_incremental() %}
     where {{ key_in(['claim_id'], 'touched_claims') }}
     {%- endif %}
-
-),
-
-deduplicated as (
-
-    {{ deduplicate_changes('claim_changes', key_columns=['claim_id']) | indent(4) }}
-
-),
-
-current_claims as (
-
-    {{ current_state('deduplicated', key_columns=['claim_id']) | indent(4) }}
-
-),
-
-claim_loads as (
-
-    select claim_id, max(_loaded_at) as _silver_loaded_at
-    from claim_changes
-    group by claim_id
 
 ),
 
@@ -74,13 +58,11 @@ diagnoses as (
         deduplicated_diagnoses.dx_seq,
         deduplicated_diagnoses.dx_code,
         deduplicated_diagnoses.poa,
-        claim_loads._silver_loaded_at
+        current_claims._silver_loaded_at
     from deduplicated_diagnoses
     inner join current_claims
         on deduplicated_diagnoses._change_id = current_claims._change_id
         and deduplicated_diagnoses.claim_id = current_claims.claim_id
-    inner join claim_loads
-        on current_claims.claim_id = claim_loads.claim_id
 
 )
 
