@@ -5,9 +5,10 @@
     An incremental gold model reads the whole silver change table of its source to find the
     history of the keys a batch touched (random keys: zone maps cannot skip blocks). DuckDB keeps
     every block a query reads in its buffer pool up to `memory_limit`, 80 % of RAM by default, so
-    a 1 % batch held ~240 MB at 0.1 M claim lines and ~600 MB at 1.1 M, most of it blocks the
-    streaming scan had passed. What the batch itself needs (the touched keys' histories, their
-    windows and sorts) grows with the batch: measured on fct_claim_line at 1.1 M lines, a 1 %
+    the dbt process of a 1 % batch peaked at ~240 MB at 0.1 M claim lines and ~600 MB at 1.1 M
+    (~420 MB at both 1.1 M and 1.6 M with this), most of it blocks the streaming scan had
+    passed. What the batch itself needs (the touched keys' histories, their windows and sorts)
+    grows with the batch: measured on fct_claim_line at 1.1 M lines, a 1 %
     batch runs as fast under 256 MB as unbounded, a 10 % batch (113 k changes) needs ~1.5 GB
     not to spill (under 256 MB it takes 2.5× as long).
 
@@ -15,9 +16,9 @@
     var('incremental_memory_floor_mb') and var('incremental_memory_kb_per_change') for every
     change row loaded after the model's watermark into the staging views it reads directly (the
     changes whose keys it rebuilds; a model reading only other models, or a batch moving the
-    valuation month, gets the floor and may spill). Post-hook: back to DuckDB's default (the profile sets none). Full
-    builds and views keep the default: a full refresh needs GBs and would only spill. Nothing on
-    other adapters (Snowflake sizes its warehouses itself).
+    valuation month, gets the floor and may spill). Post-hook: back to DuckDB's default (the
+    profile sets none). Full builds and views keep the default: a full refresh needs GBs and
+    would only spill. Nothing on other adapters (Snowflake sizes its warehouses itself).
 #}
 
 {% macro bound_incremental_memory() -%}
@@ -36,9 +37,9 @@
                 'select coalesce(sum(n), 0) from (' ~ counts | join(' union all ') ~ ')') -%}
             {%- do changes.append(counted.columns[0].values()[0] | int) -%}
         {%- endif -%}
+        {%- set per_change_mb = (changes | max) * var('incremental_memory_kb_per_change') / 1024 -%}
         {%- set budget_mb = [
-            var('incremental_memory_floor_mb'),
-            ((changes | max) * var('incremental_memory_kb_per_change') / 1024) | round(0, 'ceil') | int,
+            var('incremental_memory_floor_mb'), per_change_mb | round(0, 'ceil') | int
         ] | max -%}
         set memory_limit = '{{ budget_mb }}MB'
     {%- endif -%}
