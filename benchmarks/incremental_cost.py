@@ -8,13 +8,13 @@
    this machine's noise is ±20 % on a single one) and 10 % of the claim lines, each through
    the silver job and an incremental `dbt run` of the models the landing sensor selects for
    such a batch (the gold that reads claim lines: bronze/sensor.gold_selection), timing both.
-   The batches are dated just after the base's
-   latest change, so they do not move the valuation month (a month-end batch legitimately
-   extends every open enrollment; that is not what this measures).
+   The batches are dated just after the base's latest change, so they do not move the
+   valuation month (a month-end batch legitimately extends every open enrollment; that is not
+   what this measures).
 3. Times a full rebuild (`dbt run --full-refresh`) on the same data and prints, per batch:
    seconds, rows/s, the ratio incremental / full rebuild (the faster of the run's two full
-   rebuilds, the base's and this one; target for 1 %: at most 0.10), the same
-   for the time dbt spent running models (run_results.json; the rest is the fixed cost of a dbt
+   rebuilds, the base's and this one; target for 1 %: at most 0.10), the same for the time
+   dbt spent running models (run_results.json; the rest is the fixed cost of a dbt
    command), and the peak RSS of each dbt process (DuckDB runs inside it), so that memory can be
    compared across base sizes. Every dbt command uses one target path, as the platform does
    (partial parsing), and the platform's dbt executable, `claims-dbt`: locally a warm dbt
