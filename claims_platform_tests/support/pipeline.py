@@ -23,18 +23,30 @@ def materialize_all(quality_checks: bool = True) -> dg.ExecuteInProcessResult:
     compare gold with the reference model batch after batch, where the checks cost as much as
     silver and are tested on their own (quality/, gold/test_dbt_gold, test_end_to_end,
     test_faults)."""
+    return _materialize(dg.AssetSelection.all(), quality_checks)
+
+
+def _materialize(
+    selection: dg.AssetSelection,
+    quality_checks: bool,
+    instance: dg.DagsterInstance | None = None,
+    tags: dict[str, str] | None = None,
+) -> dg.ExecuteInProcessResult:
+    """Materialise `selection` of the platform's assets in-process, with the checks of what it
+    materialises unless `quality_checks` is False."""
     from claims_platform.definitions import defs
 
-    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
     if not quality_checks:
-        return dg.materialize(
-            assets,
-            selection=dg.AssetSelection.all().without_checks(),
-            resources=defs.resources,
-            raise_on_error=True,
-        )
-    checks = list(defs.asset_checks or [])
-    return dg.materialize([*assets, *checks], resources=defs.resources, raise_on_error=True)
+        selection = selection.without_checks()
+    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+    return dg.materialize(
+        [*assets, *(defs.asset_checks or [])],
+        selection=selection,
+        instance=instance,
+        resources=defs.resources,
+        tags=tags,
+        raise_on_error=True,
+    )
 
 
 class LandingBatches:
@@ -59,17 +71,11 @@ class LandingBatches:
         assert isinstance(tick, dg.SensorResult), f"the sensor requested nothing: {tick}"
         (request,) = tick.run_requests
         self.cursor = tick.cursor
-        selection = dg.AssetSelection.assets(*request.asset_selection)
-        if not quality_checks:
-            selection = selection.without_checks()
-        assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-        return dg.materialize(
-            [*assets, *(defs.asset_checks or [])],
-            selection=selection,
+        return _materialize(
+            dg.AssetSelection.assets(*request.asset_selection),
+            quality_checks,
             instance=self.instance,
-            resources=defs.resources,
-            tags=request.tags,
-            raise_on_error=True,
+            tags=dict(request.tags),
         )
 
 
