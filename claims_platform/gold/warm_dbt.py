@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import hashlib
 import importlib.metadata
 import json
@@ -281,27 +282,29 @@ def _prime() -> None:
     with tempfile.TemporaryDirectory(prefix="claims-dbt-prime-") as scratch:
         saved = dict(os.environ)
         os.environ["CLAIMS_DUCKDB_PATH"] = str(Path(scratch) / "prime.duckdb")
+        args = [
+            "parse",
+            "--project-dir",
+            str(_PROJECT_DIR),
+            "--profiles-dir",
+            str(_PROJECT_DIR),
+            "--target-path",
+            scratch,
+            "--log-path",
+            scratch,
+            "--quiet",
+            # dbt's static parser (dbt-extractor, Rust) starts a thread pool on first use; a
+            # fork copies no thread, and a child using that pool would wait on it forever.
+            # Unused here, it starts in each child that needs it.
+            "--no-static-parser",
+        ]
         try:
-            result = dbt.cli.main.dbtRunner().invoke(
-                [
-                    "parse",
-                    "--project-dir",
-                    str(_PROJECT_DIR),
-                    "--profiles-dir",
-                    str(_PROJECT_DIR),
-                    "--target-path",
-                    scratch,
-                    "--log-path",
-                    scratch,
-                    "--quiet",
-                    "--no-partial-parse",
-                    # dbt's static parser (dbt-extractor, Rust) starts a thread pool on first
-                    # use; a fork copies no thread, and a child using that pool would wait on
-                    # it forever. Unused here, it starts in each child that needs it.
-                    "--no-static-parser",
-                ]
-            )
-            _log(f"primed: dbt parse success={result.success}")
+            # A full parse, then a partial one reading the first's partial_parse.msgpack: a
+            # platform command reads that file first thing, and the decoder mashumaro compiles
+            # on first use (~0.3 s) is then compiled once here, not in every child.
+            full = dbt.cli.main.dbtRunner().invoke([*args, "--no-partial-parse"])
+            partial = dbt.cli.main.dbtRunner().invoke(args)
+            _log(f"primed: dbt parse success={full.success}, partial {partial.success}")
         finally:
             os.environ.clear()
             os.environ.update(saved)
@@ -330,6 +333,10 @@ def serve(path: Path) -> int:
         if os.fstat(1).st_size > 1024 * 1024:  # the log (stdout) of earlier servers
             os.ftruncate(1, 0)
     _prime()
+    # Everything priming left in memory is permanent for the children: without this, each
+    # child's full garbage collections walk the whole primed heap again (~0.3 s a command) and,
+    # touching every object's header, copy the shared pages into the child.
+    gc.freeze()
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # a socket left by a server that died
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
