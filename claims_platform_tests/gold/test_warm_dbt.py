@@ -224,6 +224,28 @@ def test_outside_local_it_is_the_plain_dbt(tmp_path):
         fresh.stop()
 
 
+def test_a_macro_edited_after_the_server_primed_runs_as_edited(server, tmp_path):
+    # The server compiles every macro of the project it parsed (dbt's template cache, keyed by
+    # the macro's text); a project whose macro differs must get its own text compiled.
+    assert " 0 macros compiled" not in server.log() and "macros compiled" in server.log()
+    project = tmp_path / "dbt"
+    shutil.copytree(DBT_DIR, project, ignore=shutil.ignore_patterns("target", "logs", "*.duckdb"))
+    macros = project / "macros" / "change_order.sql"
+    original = macros.read_text()
+    assert "_change_id\n{%- endmacro %}" in original
+    macros.write_text(original.replace("_change_id\n{%- endmacro %}", "_edited\n{%- endmacro %}"))
+    args = ["compile", "--inline", "select 1 order by {{ change_order() }}"]
+    env = server.env(CLAIMS_DUCKDB_PATH=str(tmp_path / "w.duckdb"))
+    edited = run(
+        CLIENT, [*args, "--project-dir", str(project), "--profiles-dir", str(project)], env
+    )
+    assert edited.returncode == 0, edited.stdout + edited.stderr
+    assert "_source_file,\n    _edited" in edited.stdout and "_change_id" not in edited.stdout
+    as_is = run(CLIENT, args, env)
+    assert as_is.returncode == 0 and "_source_file,\n    _change_id" in as_is.stdout, as_is.stdout
+    assert server.log().count("dbt compile: exit 0") == 2, "both ran warm"
+
+
 def test_a_second_server_leaves_the_first_serving(server):
     before = server.pid()
     second = subprocess.run(
