@@ -32,10 +32,14 @@
     {%- if not (execute and is_incremental()) -%}
         {{ return(none) }}
     {%- endif -%}
-    {#- A model asks several times (once per touched-keys rule): read it once per compilation. -#}
-    {%- set cache_key = '_claims_platform_silver_watermark' -%}
-    {%- if model is mapping and cache_key in model -%}
-        {{ return(model[cache_key][0]) }}
+    {#- A model asks several times (each touched-keys rule, then its memory pre-hook, rendered
+        in another context): read once per model and dbt invocation. `graph` is the one object
+        every context of an invocation shares, and nothing writes the model's table between its
+        compilation and its pre-hook. -#}
+    {%- set cache = graph.setdefault('_claims_platform_silver_watermarks', {}) -%}
+    {%- set cache_key = this | string -%}
+    {%- if cache_key in cache -%}
+        {{ return(cache[cache_key][0]) }}
     {%- endif -%}
     {%- set columns = [] -%}
     {%- for column in adapter.get_columns_in_relation(this) -%}
@@ -47,9 +51,7 @@
         {%- do watermark.pop() -%}
         {%- do watermark.append(result.columns[0].values()[0]) -%}
     {%- endif -%}
-    {%- if model is mapping -%}
-        {%- do model.update({cache_key: watermark}) -%}
-    {%- endif -%}
+    {%- do cache.update({cache_key: watermark}) -%}
     {{ return(watermark[0]) }}
 {%- endmacro %}
 
