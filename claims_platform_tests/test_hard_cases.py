@@ -47,6 +47,28 @@ def member(mid: str, ts: str, **over: Any) -> dict[str, Any]:
     return values
 
 
+def claim_line(cid: str, n: int, ts: str, units: int) -> dict[str, Any]:
+    return {
+        "CLAIM_ID": cid,
+        "LINE_NUMBER": n,
+        "SERVICE_FROM_DATE": "2024-01-01",
+        "SERVICE_THRU_DATE": "2024-01-01",
+        "PROCEDURE_CODE": "99213",
+        "PLACE_OF_SERVICE": "11",
+        "UNITS": units,
+        "RENDERING_PROVIDER_ID": "PR_TS",
+        "BILLED_AMT": "150.00",
+        "ALLOWED_AMT": "110.00",
+        "PAID_AMT": "100.00",
+        "DEDUCTIBLE_AMT": "10.00",
+        "COPAY_AMT": "0.00",
+        "COINSURANCE_AMT": "0.00",
+        "LINE_STATUS": "PAID",
+        "ADJUSTMENTS": [{"group": "CO", "carc": "45", "amount": 40.0}],
+        "UPDATED_AT": ts,
+    }
+
+
 class Landing:
     """Writes DMS files and remembers every change as the reference model reads them."""
 
@@ -191,6 +213,15 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
         [("U", "2024-01-02 11:00:00.000000", provider("PR_TS", "IN", name="Later file"))],
         include_change_seq=False,
     )
+    land.write(
+        "CLAIMS/CLAIM_LINE/20240105-180000000.csv",
+        "CLAIM_LINE",
+        [
+            ("I", "2024-01-01 09:00:00.000000", claim_line("C_HARD", 1, "2024-01-01 09:00:00", 1)),
+            ("I", "2024-01-02 09:00:00.000000", claim_line("C_HARD", 2, "2024-01-02 09:00:00", 2)),
+            ("U", "2024-01-05 09:00:00.000000", claim_line("C_HARD", 1, "2024-01-05 09:00:00", 5)),
+        ],
+    )
     run(1)
 
     # Batch 2 --------------------------------------------------------------------------------
@@ -239,6 +270,24 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
             ("U", "2024-01-06 10:00:00.000000", provider("PR_SEQ", "OUT"), f"{200:035d}"),
             ("I", "2024-01-06 10:00:00.000000", provider("PR_SEQ", "IN"), f"{100:035d}"),
         ],
+    )
+    # Claim lines whose current change was loaded by an earlier batch though a later batch
+    # touches them: a late change that sorts before it (line 1), and the line's insert re-sent
+    # under another name (line 2). The current row comes from history, not from the batch.
+    land.write(
+        "CLAIMS/CLAIM_LINE/20240103-180000000.csv",
+        "CLAIM_LINE",
+        [("U", "2024-01-03 09:00:00.000000", claim_line("C_HARD", 1, "2024-01-03 09:00:00", 3))],
+    )
+    resent = next(
+        e
+        for e in land.events["CLAIM_LINE"]
+        if e["values"]["CLAIM_ID"] == "C_HARD" and e["values"]["LINE_NUMBER"] == 2
+    )
+    land.write(
+        "CLAIMS/CLAIM_LINE/20240106-180000000.csv",
+        "CLAIM_LINE",
+        [("I", resent["dms_timestamp"], resent["values"], resent["change_seq"])],
     )
     run(2)
 
@@ -339,6 +388,23 @@ def test_late_file_lands_between_existing_versions(pipeline):
         (T("2024-01-01 06:00:00"), T("2024-01-03 09:00:00"), False, "Austin", "78701"),
         (T("2024-01-03 09:00:00"), T("2024-01-05 09:00:00"), False, "Austin", "78702"),
         (T("2024-01-05 09:00:00"), None, True, "Dallas", "78701"),
+    ]
+
+
+def test_a_claim_line_touched_by_a_late_or_resent_change_keeps_its_current_row(pipeline):
+    db, _ = pipeline
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT line_number, units, _source_file FROM gold.fct_claim_line"
+            " WHERE claim_id = 'C_HARD' ORDER BY line_number"
+        ).fetchall()
+    finally:
+        con.close()
+    first = "CLAIMS/CLAIM_LINE/20240105-180000000.csv"
+    assert [(n, units, path.endswith(first)) for n, units, path in rows] == [
+        (1, 5, True),  # the late U of 01-03 sorts before the current U of 01-05
+        (2, 2, True),  # the re-sent insert is the same change: its first delivery stays
     ]
 
 

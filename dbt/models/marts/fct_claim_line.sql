@@ -1,7 +1,8 @@
 -- Claim lines, one row per existing line with its current columns (ADJUSTMENTS flattened into
 -- fct_claim_line_adjustment). A line exists by its own changes, whether or not its claim does.
 -- Incremental by (claim_id, line_number) (replace_keys): a run recomputes the current state of
--- the lines with a silver change loaded after the watermark; a deleted line is deleted here.
+-- the lines with a silver change loaded after the watermark, from their histories read narrow
+-- (rows_of_deliveries); a deleted line is deleted here.
 {{
     config(
         materialized='incremental',
@@ -33,19 +34,47 @@ touched_lines as (
 
 ),
 
-{% endif -%}
-line_changes as (
+-- the touched lines' histories, narrow: the ordering needs only the key and the change metadata
+line_history as (
 
-    select * from {{ changes }}
-    {%- if is_incremental() %}
+    select
+        {{ key_columns | join(', ') }},
+        {%- for column, _type in change_metadata_columns() %}
+        {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ changes }}
     where {{ key_in(key_columns, 'touched_lines') }}
-    {%- endif %}
 
 ),
 
 deduplicated as (
 
-    {{ deduplicate_changes('line_changes', key_columns=key_columns) | indent(4) }}
+    {{ deduplicate_changes('line_history', key_columns=key_columns) | indent(4) }}
+
+),
+
+current_deliveries as (
+
+    {{ current_state('deduplicated', key_columns=key_columns) | indent(4) }}
+
+),
+
+current_lines as (
+
+    {{ rows_of_deliveries('current_deliveries', changes) | indent(4) }}
+
+),
+
+{% else -%}
+line_history as (
+
+    select * from {{ changes }}
+
+),
+
+deduplicated as (
+
+    {{ deduplicate_changes('line_history', key_columns=key_columns) | indent(4) }}
 
 ),
 
@@ -55,10 +84,11 @@ current_lines as (
 
 ),
 
+{% endif -%}
 line_loads as (
 
     select claim_id, line_number, max(_loaded_at) as _silver_loaded_at
-    from line_changes
+    from line_history
     group by claim_id, line_number
 
 ),
