@@ -40,9 +40,11 @@ current_lines as (
 
 adjustment_rows as (
 
+    -- on an incremental run, only the current changes' rows: earlier changes' are history, and
+    -- copies of one change's rows share its _change_id (deduplicate_child_rows)
     select * from {{ ref('stg_silver__claim_line_adjustment') }}
     {%- if is_incremental() %}
-    where {{ key_in(key_columns, 'touched_lines') }}
+    where _change_id in (select _change_id from current_lines)
     {%- endif %}
 
 ),
