@@ -13,8 +13,8 @@ project (a full and a partial parse, every macro compiled: what a command otherw
 first use, ~0.5 s), froze that heap out of the garbage collector, and forks one child per
 command: the child is a fresh copy of that warm process which runs the command exactly as the
 `dbt` executable would (`dbt.cli.main.cli` with the client's arguments, environment, directory
-and streams) and exits with dbt's exit code, which the client exits with. Nothing of one command survives into the next: each child is forked from the
-primed server, never from another command.
+and streams) and exits with dbt's exit code, which the client exits with. Nothing of one command
+survives into the next: each child is forked from the primed server, never from another command.
 
 The client stays the process its caller manages (dagster-dbt, a test, a shell):
 - SIGINT / SIGTERM / SIGHUP it receives are passed to the child, so dagster-dbt's cancellation
@@ -320,7 +320,7 @@ def _prime() -> None:
 def _compile_macros(manifest: object) -> int:
     """Compile every macro of the parsed project into dbt's template cache. dbt compiles a
     macro's Jinja on its first call in a process (materialisations, adapter macros, the
-    project.s: 0.1-0.2 s a command); the cache is keyed by the macro's source text, so a macro
+    project's: 0.1-0.2 s a command); the cache is keyed by the macro's source text, so a macro
     edited since the server started is compiled afresh by the child that calls it."""
     from dbt_common.clients.jinja import template_cache
 

@@ -63,8 +63,8 @@ where changes._op <> 'D'
     Incremental runs: the full change rows (every column of `relation`, a staging view) of the
     deliveries in `deliveries`, a CTE of current_state rows computed from the touched keys'
     histories read narrow (the key and the change metadata: all the ordering needs). Reading every
-    column of every historical change of the touched keys, to keep one row per key, was ~0.1 s
-    of fct_claim_line's 0.4 s in a 1 % batch at 1.1 M lines (benchmarks/incremental_cost.py).
+    column of every historical change of the touched keys, to keep one row per key, was ~0.15 s
+    of fct_claim_line's ~1 s in a 1 % batch at 1.1 M lines (benchmarks/incremental_cost.py).
     A delivery loaded after the watermark (the usual case: a batch's change is its key's newest)
     is fetched under a constant filter, so the engine skips older batches' blocks; the others (a
     late file whose changes sort before the key's current one) from the whole view, a pass that
