@@ -109,16 +109,22 @@ class Landing:
         self.events[table].extend({**e, "file": to_rel} for e in again)
 
 
-def versions(db: Path, mid: str, *cols: str) -> list[tuple]:
+def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    """Rows of one query on the warehouse, read-only."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        select = ", ".join(("valid_from", "valid_to", "is_current", *cols))
-        return con.execute(
-            f"SELECT {select} FROM gold.dim_member WHERE member_id = ? ORDER BY valid_from, valid_to",
-            [mid],
-        ).fetchall()
+        return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
+
+
+def versions(db: Path, mid: str, *cols: str) -> list[tuple]:
+    select = ", ".join(("valid_from", "valid_to", "is_current", *cols))
+    return query(
+        db,
+        f"SELECT {select} FROM gold.dim_member WHERE member_id = ? ORDER BY valid_from, valid_to",
+        [mid],
+    )
 
 
 def T(s: str) -> dt.datetime:
@@ -374,12 +380,8 @@ def test_file_delivered_twice_and_changes_resent_under_another_name(pipeline):
         (T("2024-01-02 10:00:00"), T("2024-01-06 10:00:00"), False, "555-010-0000"),
         (T("2024-01-06 10:00:00"), None, True, "555-010-9999"),
     ]
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        paths = con.execute("SELECT path FROM audit.file_ledger").fetchall()
-        assert len(paths) == len(set(paths))
-    finally:
-        con.close()
+    paths = query(db, "SELECT path FROM audit.file_ledger")
+    assert len(paths) == len(set(paths))
 
 
 def test_late_file_lands_between_existing_versions(pipeline):
@@ -393,14 +395,11 @@ def test_late_file_lands_between_existing_versions(pipeline):
 
 def test_a_claim_line_touched_by_a_late_or_resent_change_keeps_its_current_row(pipeline):
     db, _ = pipeline
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT line_number, units, _source_file FROM gold.fct_claim_line"
-            " WHERE claim_id = 'C_HARD' ORDER BY line_number"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = query(
+        db,
+        "SELECT line_number, units, _source_file FROM gold.fct_claim_line"
+        " WHERE claim_id = 'C_HARD' ORDER BY line_number",
+    )
     first = "CLAIMS/CLAIM_LINE/20240105-180000000.csv"
     assert [(n, units, path.endswith(first)) for n, units, path in rows] == [
         (1, 5, True),  # the late U of 01-03 sorts before the current U of 01-05
@@ -410,16 +409,13 @@ def test_a_claim_line_touched_by_a_late_or_resent_change_keeps_its_current_row(p
 
 def test_change_order_by_sequence_and_by_timestamp_file_row(pipeline):
     db, _ = pipeline
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = dict(
-            con.execute(
-                "SELECT provider_id, network_status || '/' || provider_name FROM gold.dim_provider "
-                "WHERE is_current"
-            ).fetchall()
+    rows = dict(
+        query(
+            db,
+            "SELECT provider_id, network_status || '/' || provider_name FROM gold.dim_provider "
+            "WHERE is_current",
         )
-    finally:
-        con.close()
+    )
     # Timestamp tie without a sequence: the later file's row wins.
     assert rows["PR_TS"] == "IN/Later file"
     # With a sequence: the U (seq 200) follows the I (seq 100) though it sits first in the file.
@@ -428,14 +424,11 @@ def test_change_order_by_sequence_and_by_timestamp_file_row(pipeline):
 
 def test_column_added_at_the_source_reaches_silver_without_rewriting_history(pipeline):
     db, _ = pipeline
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT member_id, preferred_language FROM silver.member "
-            "WHERE member_id IN ('M_PART', 'M_LOAD') ORDER BY _dms_timestamp"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = query(
+        db,
+        "SELECT member_id, preferred_language FROM silver.member "
+        "WHERE member_id IN ('M_PART', 'M_LOAD') ORDER BY _dms_timestamp",
+    )
     assert rows == [("M_LOAD", None), ("M_PART", None), ("M_PART", "spa")]
     assert versions(db, "M_PART", "city") == [
         (T("2024-01-02 12:00:00"), T("2024-01-07 10:00:00"), False, "Austin"),
