@@ -19,6 +19,7 @@ from claims_platform.quality import names, reconcile
 from claims_platform.quality.freshness import GOLD_MAX_LAG
 from claims_platform.quality.reconcile import Finding
 from claims_platform.quality.results import check_result
+from claims_platform.quality.sql import warehouse_version_sql
 from claims_platform.quality.suites import TableSuite, table_suites
 from claims_platform.resources import PlatformResource
 from claims_platform.silver.assets import REJECTS_KEY, WAREHOUSE_POOL, silver_key
@@ -59,6 +60,12 @@ def suite_check_names(suite: TableSuite) -> list[str]:
     return [*suite.checks, *extra]
 
 
+def warehouse_version(con: duckdb.DuckDBPyConnection) -> str:
+    """The state of silver and the audit tables, as one value (see `warehouse_version_sql`)."""
+    batches, newest = con.execute(warehouse_version_sql()).fetchone()
+    return f"{batches}:{newest or 'none'}"
+
+
 def evaluate_silver_table(
     con: duckdb.DuckDBPyConnection, suite: TableSuite, wanted: set[str] | None = None
 ) -> list[dg.AssetCheckResult]:
@@ -70,6 +77,7 @@ def evaluate_silver_table(
     gx_checks = wanted & set(suite.checks)
     if gx_checks:
         try:
+            version = warehouse_version(con)
             run = run_suite(con, suite, gx_checks)
         except duckdb.Error as e:
             run = None
@@ -109,6 +117,8 @@ def evaluate_silver_table(
                         "unexpected_rows": sum(f.unexpected_rows or 0 for f in outcome.failures),
                         "failures": [f.as_metadata() for f in outcome.failures],
                         "engine": "great_expectations",
+                        WAREHOUSE_VERSION: version,
+                        SUITE_VERSION: suite.version,
                     },
                 )
             )
@@ -121,6 +131,64 @@ def evaluate_silver_table(
             _guarded(key, names.QUARANTINED_FILES, reconcile.quarantined_files, con, suite.contract)
         )
     return results
+
+
+# Metadata of a contract-suite result that says what it was computed on, and where.
+WAREHOUSE_VERSION = "warehouse_version"
+SUITE_VERSION = "suite_version"
+VALIDATED_IN_RUN = "validated_in_run"
+
+
+def recorded_suite_results(
+    instance: dg.DagsterInstance,
+    suite: TableSuite,
+    check_keys: Sequence[dg.AssetCheckKey],
+    version: str,
+) -> dict[dg.AssetCheckKey, dg.AssetCheckResult]:
+    """The contract-suite results an earlier run recorded for these checks on this very state of
+    the warehouse (no batch committed since) with this very suite, as this run's results.
+
+    A suite validates the newest batch against rows that change only when a batch commits, so
+    its result on an unchanged warehouse is the recorded one: a run that loads nothing (a manual
+    re-run, a run waiting behind another's load) does not validate the same batch again, and does
+    not pay for a Great Expectations import (~5 s) to learn nothing new. The result names the run
+    that validated. Any other recorded state (a newer batch, an edited suite, no record) is
+    validated afresh.
+    """
+    from dagster._core.storage.asset_check_execution_record import (
+        COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
+    )
+
+    out: dict[dg.AssetCheckKey, dg.AssetCheckResult] = {}
+    for key in check_keys:
+        records = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=1, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
+        )
+        event = records[0].event if records else None
+        evaluation = (
+            event.dagster_event.event_specific_data if event and event.dagster_event else None
+        )
+        if not isinstance(evaluation, dg.AssetCheckEvaluation):
+            continue
+        metadata = dict(evaluation.metadata)
+        recorded = {
+            k: getattr(metadata.get(k), "value", None) for k in (WAREHOUSE_VERSION, SUITE_VERSION)
+        }
+        if recorded != {WAREHOUSE_VERSION: version, SUITE_VERSION: suite.version}:
+            continue
+        description = evaluation.description or ""
+        if VALIDATED_IN_RUN not in metadata:
+            metadata[VALIDATED_IN_RUN] = dg.MetadataValue.text(records[0].run_id)
+            description += f" (validated by run {records[0].run_id[:8]}; no batch committed since)"
+        out[key] = dg.AssetCheckResult(
+            asset_key=key.asset_key,
+            check_name=key.name,
+            passed=evaluation.passed,
+            severity=evaluation.severity,
+            description=description,
+            metadata=metadata,
+        )
+    return out
 
 
 def evaluate_rejects(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
@@ -220,7 +288,19 @@ def _silver_table_checks(suite: TableSuite) -> dg.AssetChecksDefinition:
             if con is None:
                 yield from _no_warehouse(selected)
                 return
-            yield from evaluate_silver_table(con, suite, {k.name for k in selected})
+            try:
+                recorded = recorded_suite_results(
+                    context.instance,
+                    suite,
+                    [k for k in selected if k.name in suite.checks],
+                    warehouse_version(con),
+                )
+            except duckdb.Error:
+                recorded = {}  # evaluate_silver_table reports the unreadable warehouse
+            yield from recorded.values()
+            todo = {k.name for k in selected if k not in recorded}
+            if todo:
+                yield from evaluate_silver_table(con, suite, todo)
 
     return _check
 

@@ -52,3 +52,9 @@ def newest_batch_sql(table: str) -> str:
         LEFT JOIN {BATCHES} AS b USING (_batch_id)
         ORDER BY b.committed_at DESC NULLS LAST, t._batch_id DESC
         LIMIT 1"""
+
+
+def warehouse_version_sql() -> str:
+    """The silver and audit state as one value (no parameters): every write to them commits a
+    batch, so the number of committed batches and the newest one name the state."""
+    return f"SELECT count(*), arg_max(_batch_id, committed_at) FROM {BATCHES}"

@@ -8,6 +8,8 @@ Expectations objects when a check runs.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +78,19 @@ class TableSuite:
     sample_columns: tuple[str, ...]  # non-PHI columns that locate a failing row
     rows_sql: str  # one parameter: the batch id
     expectations: tuple[Expectation, ...]
+
+    @property
+    def version(self) -> str:
+        """A digest of what the suite validates and how (rows read, every expectation): a
+        result recorded under another version is not this suite's."""
+        spec = [self.rows_sql]
+        for e in self.expectations:
+            spec.append(
+                json.dumps(
+                    [e.check, e.rule, e.type, e.changes_only, e.kwargs], default=str, sort_keys=True
+                )
+            )
+        return hashlib.sha256("\n".join(spec).encode()).hexdigest()[:16]
 
     @property
     def is_child(self) -> bool:

@@ -8,6 +8,7 @@ damage by rolling back.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable
 
@@ -16,17 +17,22 @@ import duckdb
 import pytest
 
 from claims_platform.contracts import load_contracts
+from claims_platform.environment import get_settings
 from claims_platform.quality import names
 from claims_platform.quality.checks import (
+    VALIDATED_IN_RUN,
     build_quality_checks,
     evaluate_gold,
     evaluate_rejects,
     evaluate_silver_table,
     gold_key,
+    recorded_suite_results,
+    warehouse_version,
 )
 from claims_platform.quality.sql import ident
 from claims_platform.quality.suites import TableSuite, table_suites
-from claims_platform.silver.assets import REJECTS_KEY
+from claims_platform.resources import PlatformResource
+from claims_platform.silver.assets import REJECTS_KEY, silver_key
 from claims_platform_tests.quality import warehouse
 from claims_platform_tests.quality.warehouse import BATCH, PHI_MARKER, PROCESSED_AT
 
@@ -308,3 +314,65 @@ def test_the_definitions_carry_exactly_these_checks_with_freshness():
     rejects = graph.get(REJECTS_KEY)
     assert rejects.tags.get("access") == "phi-restricted"
     assert "PHI-restricted" in (rejects.description or "")
+
+
+# ------------------------------------------------------------------------------------------
+# a batch is validated once: runs that find the warehouse unchanged carry the result over
+
+
+def _suite_check_run(instance: dg.DagsterInstance, table: str) -> list[dg.AssetCheckEvaluation]:
+    [checks] = [c for c in CHECKS if c.node_def.name == f"silver_{table}_quality"]
+    result = dg.materialize(
+        [dg.AssetSpec(silver_key(table)), checks],
+        instance=instance,
+        resources={"platform": PlatformResource()},
+        selection=dg.AssetSelection.checks(checks),
+    )
+    assert result.success
+    return result.get_asset_check_evaluations()
+
+
+def test_a_suite_result_is_carried_over_until_a_batch_commits(platform_env):
+    path = get_settings().duckdb_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as built:
+        warehouse.build(built, CONTRACTS)
+    table = "claim"
+    suite = SUITES[table]
+    with dg.instance_for_test() as instance:
+        first = {e.check_name: e for e in _suite_check_run(instance, table)}
+        assert set(suite.checks) <= set(first)
+        assert all(VALIDATED_IN_RUN not in first[c].metadata for c in suite.checks)
+        validated_by = instance.get_run_records()[0].dagster_run.run_id
+
+        # Nothing committed since: every suite result is the first run's, and says so; the
+        # ledger checks (cheap, not GX) are evaluated again.
+        second = {e.check_name: e for e in _suite_check_run(instance, table)}
+        for check in suite.checks:
+            assert second[check].metadata[VALIDATED_IN_RUN].value == validated_by
+            assert second[check].passed == first[check].passed
+            assert f"validated by run {validated_by[:8]}" in (second[check].description or "")
+        assert VALIDATED_IN_RUN not in second[names.LEDGER_RECONCILES].metadata
+        # A third run still names the run that validated, once.
+        third = {e.check_name: e for e in _suite_check_run(instance, table)}
+        for check in suite.checks:
+            assert third[check].metadata[VALIDATED_IN_RUN].value == validated_by
+            assert (third[check].description or "").count("validated by run") == 1
+
+        # An edited suite is not the recorded one.
+        with duckdb.connect(str(path), read_only=True) as con:
+            version = warehouse_version(con)
+        keys = [dg.AssetCheckKey(silver_key(table), c) for c in suite.checks]
+        assert set(recorded_suite_results(instance, suite, keys, version)) == set(keys)
+        edited = dataclasses.replace(suite, expectations=suite.expectations[:-1])
+        assert recorded_suite_results(instance, edited, keys, version) == {}
+
+        # A batch commits (the audit row every commit writes): the suite validates again.
+        with duckdb.connect(str(path)) as con:
+            con.execute(
+                "INSERT INTO audit.batches VALUES ('batch-0002', ?, 0, 0, 0, 0)",
+                [PROCESSED_AT + dt.timedelta(hours=1)],
+            )
+        fourth = {e.check_name: e for e in _suite_check_run(instance, table)}
+        assert all(VALIDATED_IN_RUN not in fourth[c].metadata for c in suite.checks)
+        assert all(fourth[c].passed for c in suite.checks)
