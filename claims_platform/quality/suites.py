@@ -70,6 +70,14 @@ class Expectation:
     changes_only: bool = False  # inserted/updated rows only (silver validates deletes no further)
 
 
+def _stable_json(value: Any) -> Any:
+    """JSON for what json cannot encode, the same in every process (a set's iteration order
+    follows the interpreter's string-hash seed)."""
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    return repr(value)
+
+
 @dataclass(frozen=True)
 class TableSuite:
     table: SilverTable
@@ -87,7 +95,9 @@ class TableSuite:
         for e in self.expectations:
             spec.append(
                 json.dumps(
-                    [e.check, e.rule, e.type, e.changes_only, e.kwargs], default=str, sort_keys=True
+                    [e.check, e.rule, e.type, e.changes_only, e.kwargs],
+                    default=_stable_json,
+                    sort_keys=True,
                 )
             )
         return hashlib.sha256("\n".join(spec).encode()).hexdigest()[:16]

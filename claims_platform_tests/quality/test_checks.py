@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import dagster as dg
@@ -376,3 +379,22 @@ def test_a_suite_result_is_carried_over_until_a_batch_commits(platform_env):
         fourth = {e.check_name: e for e in _suite_check_run(instance, table)}
         assert all(VALIDATED_IN_RUN not in fourth[c].metadata for c in suite.checks)
         assert all(fourth[c].passed for c in suite.checks)
+
+
+def test_a_suite_version_is_the_same_in_another_process():
+    """Runs are processes: a version that followed the interpreter (a set's order under another
+    hash seed) would never match a recorded result."""
+    code = (
+        "from claims_platform.contracts import load_contracts\n"
+        "from claims_platform.quality.suites import table_suites\n"
+        "print(' '.join(s.version for s in table_suites(load_contracts())))"
+    )
+    other = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONHASHSEED": "12345"},
+    ).stdout.split()
+    assert other == [s.version for s in SUITES.values()]
+    assert len(set(other)) == len(other)
