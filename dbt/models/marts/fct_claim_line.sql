@@ -47,12 +47,21 @@ line_history as (
 
 ),
 
+{% else -%}
+line_history as (
+
+    select * from {{ changes }}
+
+),
+
+{% endif -%}
 deduplicated as (
 
     {{ deduplicate_changes('line_history', key_columns=key_columns) | indent(4) }}
 
 ),
 
+{% if is_incremental() -%}
 current_deliveries as (
 
     {{ current_state('deduplicated', key_columns=key_columns) | indent(4) }}
@@ -66,18 +75,6 @@ current_lines as (
 ),
 
 {% else -%}
-line_history as (
-
-    select * from {{ changes }}
-
-),
-
-deduplicated as (
-
-    {{ deduplicate_changes('line_history', key_columns=key_columns) | indent(4) }}
-
-),
-
 current_lines as (
 
     {{ current_state('deduplicated', key_columns=key_columns) | indent(4) }}
