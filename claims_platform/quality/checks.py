@@ -67,8 +67,12 @@ def warehouse_version(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def evaluate_silver_table(
-    con: duckdb.DuckDBPyConnection, suite: TableSuite, wanted: set[str] | None = None
+    con: duckdb.DuckDBPyConnection,
+    suite: TableSuite,
+    wanted: set[str] | None = None,
+    version: str | None = None,
 ) -> list[dg.AssetCheckResult]:
+    """`version`: the `warehouse_version` the caller already read, if it did."""
     from claims_platform.quality.validate import run_suite
 
     key = silver_key(suite.table.name)
@@ -77,7 +81,7 @@ def evaluate_silver_table(
     gx_checks = wanted & set(suite.checks)
     if gx_checks:
         try:
-            version = warehouse_version(con)
+            version = version or warehouse_version(con)
             run = run_suite(con, suite, gx_checks)
         except duckdb.Error as e:
             run = None
@@ -288,24 +292,26 @@ def _silver_table_checks(suite: TableSuite) -> dg.AssetChecksDefinition:
             if con is None:
                 yield from _no_warehouse(selected)
                 return
+            version = None
+            recorded: dict[dg.AssetCheckKey, dg.AssetCheckResult] = {}
             try:
+                version = warehouse_version(con)
                 recorded = recorded_suite_results(
                     context.instance,
                     suite,
                     [k for k in selected if k.name in suite.checks],
-                    warehouse_version(con),
+                    version,
                 )
             except duckdb.Error:
-                recorded = {}  # evaluate_silver_table reports the unreadable warehouse
+                pass  # evaluate_silver_table reports the unreadable warehouse
             except Exception as e:  # an instance that cannot list check history: validate
                 context.log.warning(
                     f"recorded check results unavailable ({type(e).__name__}); validating"
                 )
-                recorded = {}
             yield from recorded.values()
             todo = {k.name for k in selected if k not in recorded}
             if todo:
-                yield from evaluate_silver_table(con, suite, todo)
+                yield from evaluate_silver_table(con, suite, todo, version)
 
     return _check
 
