@@ -2,7 +2,12 @@
 
 A claim lives in memory only while it is in flight. Once final (paid, denied or void) its rows are
 handed to `retire` and dropped, so memory follows the claims in flight, not the claims ever seen;
-a small bounded pool of final claims is kept as candidates for later replacements and voids.
+two small bounded pools of final claims are kept as candidates for later replacements and voids.
+
+Timing follows what actuarial run-out (lag triangles, completion factors) depends on: most claims
+arrive within weeks of service, a few percent months later (up to past the plan's timely-filing
+limit, and then mostly denied); a few pended claims wait months for medical review; and some
+replacements and voids name claims paid months before.
 """
 
 from __future__ import annotations
@@ -49,6 +54,24 @@ _LOB_MA = "MEDICARE_ADVANTAGE"
 _ZERO = money(0)
 # Codes that may carry a modifier (the rest never do: skip the modifier draw for them).
 _MODIFIED = SIDED | EM_VISITS | OFTEN_BUNDLED
+
+# Days from the last date of service to receipt: a mixture, since one exponential cannot give both
+# the bulk within weeks and the tail of months (resubmissions, coordination of benefits, providers
+# billing in batches). (share, first day, mean extra days); the whole drawn with one random number.
+_RECEIPT_LAG = ((0.82, 1, 7.0), (0.14, 14, 30.0), (0.04, 45, 90.0))
+_RECEIPT_LAG_MAX = 400  # a few arrive after even the longest timely-filing limit
+# Timely-filing limits (days after service) by line of business: Medicare's calendar year, typical
+# commercial and Medicaid contract terms. A claim received later is denied (CARC 29) unless an
+# exception applies (retroactive eligibility, coordination of benefits).
+_TIMELY_FILING_DAYS = {"COMMERCIAL": 180, "MEDICAID": 180, _LOB_MA: 365}
+_TIMELY_FILING_DENIED = 0.8
+# Pended claims that go to medical review wait one to four months for a decision.
+_REVIEW_SHARE = 0.08
+_REVIEW_DAYS = (30, 120)
+# Share of replacements and voids that name a claim from the aged pool (see ClaimDesk._final), and
+# the oldest original they name: corrections are bound by timely filing too.
+_AGED_PICK = 0.35
+_ADJUSTMENT_MAX_DAYS = 365
 
 
 class ClaimContext(Protocol):
@@ -114,7 +137,12 @@ class ClaimDesk:
     """Creates claims and moves them through their life cycle, one committed change at a time."""
 
     def __init__(
-        self, ctx: ClaimContext, claim: TableLayout, line: TableLayout, final_pool_size: int
+        self,
+        ctx: ClaimContext,
+        claim: TableLayout,
+        line: TableLayout,
+        final_pool_size: int,
+        aged_admission: float = 0.0,
     ) -> None:
         self.ctx = ctx
         self.rng = ctx.rng
@@ -124,9 +152,15 @@ class ClaimDesk:
         self.preload_final: list[_Claim] = []  # final before the full load: loaded, then retired
         self.loading = True
         self._due: dict[int, list[str]] = {}
-        # Final claims kept as candidates for a later replacement or void: a bounded sample.
+        # Final claims kept as candidates for a later replacement or void: two bounded samples.
+        # The recent pool turns over within days (corrections right after payment); the aged pool
+        # admits a claim with probability `aged_admission`, so its claims stay for months
+        # (corrections after audits, recoupments). A claim is in at most one pool, so no claim is
+        # replaced or voided twice.
         self._final_pool: list[_Claim] = []
+        self._aged_pool: list[_Claim] = []
         self._final_pool_size = final_pool_size
+        self._aged_admission = aged_admission
         self._next_id = 1
         self._scenario_cum = list(accumulate(s.weight for s in SCENARIOS))
         dx = icd10cm_codes()
@@ -216,8 +250,7 @@ class ClaimDesk:
             if sc.gender and gender != sc.gender:
                 continue
             stay = rng.randint(*sc.stay) if sc.stay[1] else 0
-            lag = 1 + min(int(rng.expovariate(0.1)), 150)
-            thru = today - lag
+            thru = today - self._receipt_lag()
             start = thru - stay
             if start < born or years_between(born, start) < sc.min_age:
                 continue
@@ -236,6 +269,18 @@ class ClaimDesk:
             )
             return
 
+    def _receipt_lag(self) -> int:
+        """Days from the last date of service to receipt (see _RECEIPT_LAG)."""
+        u = self.rng.random()
+        for share, first, mean in _RECEIPT_LAG:
+            if u < share:
+                # The uniform rescaled within its component is uniform again: an exponential draw
+                # by inversion, so the mixture costs one random number.
+                extra = int(-mean * math.log(1.0 - u / share))
+                return min(first + extra, _RECEIPT_LAG_MAX)
+            u -= share
+        return _RECEIPT_LAG[0][1]
+
     def _open(
         self,
         sc: Scenario,
@@ -252,7 +297,7 @@ class ClaimDesk:
         ctx, rnd, C = self.ctx, self.rng.random, self.C
         claim = _Claim()
         claim.cost, claim.kind, claim.covered = cost, sc.billing, covered
-        claim.late = ctx.today - thru > 90
+        claim.late = ctx.today - thru > _TIMELY_FILING_DAYS.get(lob, 180)
         claim_id = self._new_id()
         age = years_between(born, start)
         in_network = ctx.in_network(billing)
@@ -422,6 +467,8 @@ class ClaimDesk:
             self._schedule(claim, "delete", 1, 6)  # e.g. a duplicate submission removed
         elif r < 0.16 and len(claim.lines) > 1:
             self._schedule(claim, "drop_line", 1, 3)
+        elif r >= 1.0 - _REVIEW_SHARE:
+            self._schedule(claim, "adjudicate", *_REVIEW_DAYS)  # medical review
         else:
             self._schedule(claim, "adjudicate", 2, 10)
 
@@ -454,7 +501,7 @@ class ClaimDesk:
             claim.add_line(self._put(L, "I", line.copy(), at), billed, allowed, cat)
         if not claim.covered:
             claim_denial: tuple[str, str] | None = NOT_COVERED_REASON
-        elif claim.late and rnd() < 0.8:
+        elif claim.late and rnd() < _TIMELY_FILING_DENIED:
             claim_denial = TIMELY_FILING_REASON
         elif rnd() < 0.03:
             claim_denial = ("CO", "16")
@@ -583,11 +630,14 @@ class ClaimDesk:
         else:
             self._retire(claim)
         if claim.row[self.C.FREQUENCY_CODE] != "8":
-            pool = self._final_pool
+            rnd = self.rng.random
+            pool = self._aged_pool if rnd() < self._aged_admission else self._final_pool
             if len(pool) < self._final_pool_size:
                 pool.append(claim)
             else:
-                pool[int(self.rng.random() * len(pool))] = claim
+                # A random slot: a claim's stay in the pool is geometric, so the age of the claims
+                # picked decays smoothly instead of stopping at a fixed horizon.
+                pool[int(rnd() * len(pool))] = claim
 
     def _retire(self, claim: _Claim) -> None:
         self.ctx.retire(self.C.name, claim.row)
@@ -595,13 +645,18 @@ class ClaimDesk:
             self.ctx.retire(self.L.name, line)
 
     def _take_final(self) -> _Claim | None:
-        pool = self._final_pool
+        aged = self.rng.random() < _AGED_PICK
+        pool = self._aged_pool if aged and self._aged_pool else self._final_pool
         if not pool:
             return None
         i = int(self.rng.random() * len(pool))
         claim = pool[i]
         pool[i] = pool[-1]
         pool.pop()
+        # Too old to correct: dropped from the pool, and this adjustment does not happen.
+        decided = claim.row[self.C.ADJUDICATED_DATE]
+        if decided is not None and decided < date_text(self.ctx.today - _ADJUSTMENT_MAX_DAYS):
+            return None
         return claim
 
     # --- replacement and void ------------------------------------------------------------------

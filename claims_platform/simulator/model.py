@@ -48,10 +48,13 @@ from .people import Identities
 TABLES = ("PLAN", "MEMBER", "ENROLLMENT", "PROVIDER", "CLAIM", "CLAIM_LINE")
 BUSINESS_OPEN_US = 13 * 3600 * US_PER_SECOND
 BUSINESS_SPAN_US = 9 * 3600 * US_PER_SECOND
-_HISTORY_DAYS = 21  # days of claim history before the full load
-_HISTORY_INTAKE = 0.35  # share of the normal intake during that history
+HISTORY_DAYS = 21  # default days of claim history before the full load
+HISTORY_DAYS_MAX = 3 * 365
 _WEEKEND_FACTOR = 0.2
 _CLAIMS_PER_MEMBER_DAY = 0.06
+# Mean days a claim stays in the claims desk's aged pool: how old the claims that late
+# replacements and voids name are, typically.
+_AGED_POOL_DAYS = 90
 _RUN_OUT_DAYS = 365  # claims may arrive for a year after coverage ends (timely filing)
 
 # Maintenance events: (handler name, events per member per day, floor per day). The floor keeps
@@ -72,6 +75,10 @@ _MAINTENANCE = (
     ("_ev_provider_withdrawn", 0.00005, 0.2),
     ("_ev_plan_rename", 0.0, 0.2),
     ("_ev_pilot_plan", 0.0, 0.15),
+)
+# Replacements and voids (claims desk): also simulated in the history before the full load, so
+# claims incurred then are corrected on the same terms as later ones.
+_ADJUSTMENTS = (
     ("replace", 0.0015, 0.15),
     ("void", 0.0006, 0.1),
 )
@@ -95,12 +102,15 @@ class PayerSource:
         members: int,
         start: date,
         sink: Sink,
+        history_days: int = HISTORY_DAYS,
     ) -> None:
         missing = [t for t in TABLES if t not in contracts]
         if missing:
             raise ValueError(f"the simulator needs contracts for {missing}")
         if members < 1:
             raise ValueError("members must be at least 1")
+        if not 0 <= history_days <= HISTORY_DAYS_MAX:
+            raise ValueError(f"history_days must be between 0 and {HISTORY_DAYS_MAX}")
         self.rng = random.Random(seed)
         self.population = members
         self.sink = sink
@@ -111,11 +121,18 @@ class PayerSource:
         self.V = self.layouts["PROVIDER"]
         self.ids = Identities(self.rng)
         self.start_day = day_number(start)
+        self.history_days = history_days
         self.today = self.start_day
         self.loading = True
         self._last_us = 0
+        pool_size = max(50, members // 10)
+        finals_per_day = members * _CLAIMS_PER_MEMBER_DAY * (5 + 2 * _WEEKEND_FACTOR) / 7
         self.desk = ClaimDesk(
-            self, self.layouts["CLAIM"], self.layouts["CLAIM_LINE"], max(50, members // 10)
+            self,
+            self.layouts["CLAIM"],
+            self.layouts["CLAIM_LINE"],
+            pool_size,
+            aged_admission=min(1.0, pool_size / (finals_per_day * _AGED_POOL_DAYS)),
         )
 
         self.plans: dict[str, list[Any]] = {}
@@ -256,16 +273,21 @@ class PayerSource:
             self._add_provider(row, kind.name)
         while len(self.members) < self.population:
             self._bootstrap_family(self.population - len(self.members))
-        # Claims of the last weeks: replay their life cycle without emitting anything.
-        for day in range(self.start_day - _HISTORY_DAYS, self.start_day):
+        # Claims of the history before the load: replay their life cycle without emitting
+        # anything. The intake is the daily one, so a lag triangle shows no step at the start date.
+        for day in range(self.start_day - self.history_days, self.start_day):
             self.today = day
             events: list[tuple[int, int, Callable[[int, Any], None], Any]] = []
-            weekday = date_of(day).weekday() < 5
-            lam = self.population * _CLAIMS_PER_MEMBER_DAY * _HISTORY_INTAKE
-            for _ in range(self._poisson(lam if weekday else lam * _WEEKEND_FACTOR)):
+            factor = 1.0 if date_of(day).weekday() < 5 else _WEEKEND_FACTOR
+            lam = self.population * _CLAIMS_PER_MEMBER_DAY * factor
+            for _ in range(self._poisson(lam)):
                 events.append((self._time_on(day), len(events), self.desk.receive, None))
             for claim_id in self.desk.due(day):
                 events.append((self._time_on(day), len(events), self.desk.step, claim_id))
+            for name, rate, floor in _ADJUSTMENTS:
+                handler = getattr(self.desk, name)
+                for _ in range(self._poisson(max(self.population * rate, floor) * factor)):
+                    events.append((self._time_on(day), len(events), handler, None))
             events.sort(key=itemgetter(0, 1))
             for at, _, handler, arg in events:
                 handler(at, arg)
@@ -438,8 +460,10 @@ class PayerSource:
         rng = self.rng
         lob, plan_id = self._family_plan()
         people = self._family_people(lob, self.start_day, limit)
-        # Coverage began on the first of a month up to six years back, more often recently.
-        eff = month_start(self.start_day - int(6 * 365 * rng.random() ** 2) - 1)
+        # Coverage began on the first of a month up to six years before the claim history, more
+        # often recently: claims drawn in the history then find coverage as they do later.
+        first_day = self.start_day - self.history_days
+        eff = month_start(first_day - int(6 * 365 * rng.random() ** 2) - 1)
         r = rng.random()
         spans: list[tuple[str, int, int | None]]
         if r < 0.08 and eff < self.start_day - 400:
@@ -491,7 +515,7 @@ class PayerSource:
             add(self.desk.step, claim_id)
         for handler, payload in self._later.pop(day, []):
             add(getattr(self, handler), payload)
-        for name, rate, floor in _MAINTENANCE:
+        for name, rate, floor in (*_MAINTENANCE, *_ADJUSTMENTS):
             handler = getattr(self.desk, name) if hasattr(self.desk, name) else getattr(self, name)
             for _ in range(self._poisson(max(self.population * rate, floor) * factor)):
                 add(handler)

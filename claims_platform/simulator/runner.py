@@ -30,7 +30,7 @@ from claims_platform.contracts import TableContract, load_contracts
 
 from .dms_writer import FORMATS, DmsFileWriter, FileLayout, cdc_file_name, load_file_name
 from .encoding import US_PER_DAY, US_PER_SECOND, change_seq, date_of, timestamp_text
-from .model import BUSINESS_OPEN_US, TABLES, PayerSource
+from .model import BUSINESS_OPEN_US, HISTORY_DAYS, TABLES, PayerSource
 from .truth import TruthWriter
 
 _LOAD_AT_US = 6 * 3600 * US_PER_SECOND  # the full load runs before business hours
@@ -121,6 +121,7 @@ class Simulation:
         members: int = 200,
         fmt: str = "csv",
         start: date = DEFAULT_START,
+        history_days: int = HISTORY_DAYS,
         truth_dir: str | os.PathLike[str] | None = None,
         include_change_seq: bool = True,
         date_partitioned: bool = False,
@@ -145,7 +146,12 @@ class Simulation:
         self.files_per_day = files_per_day
         self.load_rows_per_file = load_rows_per_file
         self.source = PayerSource(
-            self.contracts, seed=seed, members=members, start=start, sink=self
+            self.contracts,
+            seed=seed,
+            members=members,
+            start=start,
+            sink=self,
+            history_days=history_days,
         )
         self._cdc_layout = {
             t: FileLayout.of(
@@ -365,6 +371,7 @@ def simulate(
     days: int = 30,
     fmt: str = "csv",
     start: date = DEFAULT_START,
+    history_days: int = HISTORY_DAYS,
     truth_dir: str | os.PathLike[str] | None = None,
     include_change_seq: bool = True,
     date_partitioned: bool = False,
@@ -372,12 +379,17 @@ def simulate(
     key_only_deletes: bool = True,
     files_per_day: int = 2,
     load_rows_per_file: int = 100_000,
+    on_load: Callable[[FileReport], None] | None = None,
+    on_day: Callable[[int, FileReport], None] | None = None,
 ) -> SimulationSummary:
     """Write the full load and `days` days of CDC files of the synthetic payer under `out`.
 
     The same arguments give the same bytes. Files already present are left untouched (and counted
     as skipped). With `truth_dir`, the source's own record of every change and of its final state
-    is written there too (see `claims_platform.simulator.truth`).
+    is written there too (see `claims_platform.simulator.truth`). `history_days` days of claims
+    (received, adjudicated, paid before the start date) are simulated into the full load, so the
+    data shows the run-out of claims incurred before it. `on_load` and `on_day` are called after
+    the full load and after each day (for progress reports).
     """
     sim = Simulation(
         out,
@@ -385,6 +397,7 @@ def simulate(
         members=members,
         fmt=fmt,
         start=start,
+        history_days=history_days,
         truth_dir=truth_dir,
         include_change_seq=include_change_seq,
         date_partitioned=date_partitioned,
@@ -395,9 +408,13 @@ def simulate(
     )
     try:
         with _fewer_collections():  # held across days: each restore costs a full collection
-            sim.write_full_load()
+            report = sim.write_full_load()
+            if on_load is not None:
+                on_load(report)
             for k in range(days):
-                sim.write_day(k)
+                report = sim.write_day(k)
+                if on_day is not None:
+                    on_day(k, report)
     except BaseException:
         sim.abort()
         raise
