@@ -2,7 +2,9 @@
 -- business. Claims count in the month of statement_from_date and the line of business of the
 -- member's enrollment covering that date, chosen among several like member months are ('UNKNOWN'
 -- when none covers it, or statement_from_date / member_id is NULL). A row for every (month, line
--- of business) with member months or claims; pmpm_paid is NULL where there are no member months.
+-- of business) with member months or claims; pmpm_paid and pmpm_allowed are NULL where there are
+-- no member months. The claims come from final_claims_attributed, shared with the cost-and-use
+-- marts so every mart counts the same claims in the same month and line of business.
 -- Built from the gold facts and the enrollment coverage (never from silver); silver only says
 -- which months to recompute. Incremental by month (replace_keys, see macros/mart_months.sql): a
 -- run recomputes the months of the claims changed since the watermark and the months whose
@@ -20,7 +22,7 @@
 {%- set coverage = ref('int_enrollment_coverage_resolved') -%}
 {%- set columns = [
     'year_month', 'line_of_business', 'member_months', 'paid_amount', 'allowed_amount',
-    'pmpm_paid',
+    'pmpm_paid', 'pmpm_allowed',
 ] %}
 
 with
@@ -61,70 +63,25 @@ member_months as (
 
 ),
 
-final_claims as (
+attributed_claims as (
 
-    select
-        claim_id,
-        member_id,
-        statement_from_date,
-        {{ month_start('statement_from_date') }} as incurred_month,
-        total_paid,
-        total_allowed
-    from {{ ref('fct_claim') }}
-    where is_final_action
-        and statement_from_date is not null
-        {%- if is_incremental() %}
-        and {{ month_start('statement_from_date') }} in (select year_month from touched_months)
-        {%- endif %}
-
-),
-
-covering_enrollments as (
-
-    select
-        final_claims.claim_id,
-        coverage.line_of_business,
-        coverage.effective_date,
-        coverage.enrollment_id,
-        {{ day_diff(
-            'greatest(coverage.effective_date, final_claims.incurred_month)',
-            'least(coverage.coverage_end_date, ' ~ month_end('final_claims.incurred_month') ~ ')'
-        ) }} + 1 as days_covered
-    from final_claims
-    inner join {{ coverage }} as coverage
-        on final_claims.member_id = coverage.member_id
-        and final_claims.statement_from_date >= coverage.effective_date
-        and final_claims.statement_from_date <= coverage.coverage_end_date
-
-),
-
-preferred_enrollments as (
-
-    select
-        claim_id,
-        line_of_business,
-        row_number() over (
-            partition by claim_id
-            order by {{ enrollment_preference() }}
-        ) as preference_rank
-    from covering_enrollments
+    -- final-action claims with their month and line of business (macros/claim_attribution.sql)
+    {{ final_claims_attributed(
+        coverage,
+        'select year_month from touched_months' if is_incremental() else none,
+    ) | indent(4) }}
 
 ),
 
 claims as (
 
     select
-        final_claims.incurred_month as year_month,
-        coalesce(preferred_enrollments.line_of_business, 'UNKNOWN') as line_of_business,
-        sum(coalesce(final_claims.total_paid, 0)) as paid_amount,
-        sum(coalesce(final_claims.total_allowed, 0)) as allowed_amount
-    from final_claims
-    left join preferred_enrollments
-        on final_claims.claim_id = preferred_enrollments.claim_id
-        and preferred_enrollments.preference_rank = 1
-    group by
-        final_claims.incurred_month,
-        coalesce(preferred_enrollments.line_of_business, 'UNKNOWN')
+        incurred_month as year_month,
+        line_of_business,
+        sum(coalesce(total_paid, 0)) as paid_amount,
+        sum(coalesce(total_allowed, 0)) as allowed_amount
+    from attributed_claims
+    group by incurred_month, line_of_business
 
 ),
 
@@ -162,7 +119,8 @@ pmpm as (
         member_months,
         paid_amount,
         allowed_amount,
-        {{ divide_to_cents('paid_amount', 'member_months') }} as pmpm_paid
+        {{ divide_to_cents('paid_amount', 'member_months') }} as pmpm_paid,
+        {{ divide_to_cents('allowed_amount', 'member_months') }} as pmpm_allowed
     from joined
 
 )
