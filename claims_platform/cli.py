@@ -1,9 +1,12 @@
 """`claims-platform`: the command line of the platform.
 
-claims-platform simulate --out <landing> [--seed N] [--members N] [--days N] [--format F]
+claims-platform simulate --out <landing> [--seed N] [--members N] [--days N] [--history-days N] ...
 claims-platform ledger            # what the file ledger holds, per table and status
 claims-platform replay (--path P ... | --all) [--dry-run]
                                   # read quarantined files again once fixed; rebuild gold
+
+Each command parses its own options (`claims-platform <command> --help`) and is imported only
+when run: `claims-platform --help` and `ledger` must not pay for pyarrow, Dagster or Spark.
 """
 
 from __future__ import annotations
@@ -12,8 +15,41 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+PROG = "claims-platform"
+# One line per command for `claims-platform --help`; the commands' own parsers hold the details.
+COMMANDS = {
+    "simulate": "write AWS DMS-format landing files (full load, daily CDC) of a synthetic payer; "
+    "same seed, same bytes",
+    "ledger": "show what the file ledger holds, per table and status (files, rows, rejected rows)",
+    "replay": "read quarantined landed files again once fixed or re-delivered, then rebuild gold",
+}
+_LEDGER_DESCRIPTION = (
+    "Show what the file ledger (audit.file_ledger in the local warehouse) holds: files, rows "
+    "loaded and rows rejected per table and status. Read-only. The warehouse is "
+    "$CLAIMS_DUCKDB_PATH (default: $CLAIMS_DATA_DIR/warehouse.duckdb, CLAIMS_DATA_DIR "
+    "defaulting to .data/ in the checkout)."
+)
 
-def _ledger(_argv: Sequence[str]) -> int:
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser: it lists the commands; each command parses its own options."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Command line of the claims platform.",
+        epilog=f"Run '{PROG} <command> --help' for a command's options and their defaults.",
+    )
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="<command>")
+    for name, summary in COMMANDS.items():
+        # add_help=False: `<command> --help` reaches the command's own parser, which knows its
+        # options; this parser only names the command.
+        commands.add_parser(name, help=summary, add_help=False)
+    return parser
+
+
+def _ledger(argv: Sequence[str]) -> int:
+    argparse.ArgumentParser(prog=f"{PROG} ledger", description=_LEDGER_DESCRIPTION).parse_args(
+        list(argv)
+    )
     from claims_platform.environment import get_settings
     from claims_platform.silver.commit import connect
 
@@ -36,12 +72,15 @@ def _ledger(_argv: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run `claims-platform` with `argv` (default: the process arguments); returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(prog="claims-platform", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["simulate", "ledger", "replay"])
+    parser = build_parser()
     if not argv or argv[0] in ("-h", "--help"):
         parser.print_help()
         return 0
+    # Only the command name goes through this parser (an unknown one exits 2 with the choices);
+    # the rest goes untouched to the command, whose parser reports its own errors.
+    parser.parse_args(argv[:1])
     command, rest = argv[0], argv[1:]
     if command == "simulate":
         from claims_platform.simulator.cli import main_simulate
@@ -49,12 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_simulate(rest)
     if command == "ledger":
         return _ledger(rest)
-    if command == "replay":
-        from claims_platform.silver.replay import main_replay
+    from claims_platform.silver.replay import main_replay
 
-        return main_replay(rest)
-    parser.error(f"unknown command {command!r}")
-    return 2
+    return main_replay(rest)
 
 
 if __name__ == "__main__":

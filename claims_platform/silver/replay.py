@@ -97,11 +97,16 @@ def main_replay(argv: Sequence[str]) -> int:
         "--path",
         action="append",
         metavar="P",
-        help="landed path as the ledger names it (CLAIMS/<TABLE>/<file>); repeatable",
+        help="landed path as the ledger names it (CLAIMS/<TABLE>/<file>); repeatable "
+        "(default: none; give --path or --all)",
     )
-    which.add_argument("--all", action="store_true", help="every quarantined file")
+    which.add_argument(
+        "--all", action="store_true", help="every quarantined file (default: off; only --path)"
+    )
     parser.add_argument(
-        "--dry-run", action="store_true", help="list what would be replayed, run nothing"
+        "--dry-run",
+        action="store_true",
+        help="list what would be replayed, run nothing (default: off, replay and rebuild gold)",
     )
     args = parser.parse_args(list(argv))
 
