@@ -16,12 +16,13 @@ import json
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from claims_platform.simulator import simulate
@@ -45,8 +46,6 @@ LOADED_AT = "2024-03-01 00:00:00"
 
 def _silver_from_truth(events: dict[str, list[dict[str, Any]]], silver: Silver, at: str) -> None:
     """Every truth change event as a silver change row (typed as CONTRACT §3 types them)."""
-    from datetime import datetime
-
     loaded_at = datetime.fromisoformat(at)
     for table_name, table_events in events.items():
         table = ref.SOURCE_TABLES[table_name]
@@ -70,6 +69,20 @@ def _silver_from_truth(events: dict[str, list[dict[str, Any]]], silver: Silver, 
             )
 
 
+def _write_silver(silver: Silver, database: Path) -> None:
+    """Silver.write's tables, filled through Arrow: its row-by-row insert takes a minute here."""
+    Silver().write(str(database))  # the tables, empty
+    con = duckdb.connect(str(database))
+    try:
+        for table, rows in silver.rows.items():
+            if rows:
+                con.register("batch", pa.Table.from_pylist(rows))
+                con.execute(f"insert into silver.{table} by name select * from batch")
+                con.unregister("batch")
+    finally:
+        con.close()
+
+
 def _read(database: Path, sql: str) -> list[tuple]:
     con = duckdb.connect(str(database), read_only=True)
     try:
@@ -79,7 +92,9 @@ def _read(database: Path, sql: str) -> list[tuple]:
 
 
 def _tokens(database: Path) -> dict[str, str]:
-    rows = _read(database, "select member_id, member_token from intermediate.int_member_tokens_assigned")
+    rows = _read(
+        database, "select member_id, member_token from intermediate.int_member_tokens_assigned"
+    )
     return dict(rows)
 
 
@@ -92,14 +107,12 @@ def _check(result, what: str) -> None:
 def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     work = tmp_path_factory.mktemp("cost_and_use")
     truth_dir = work / "truth"
-    simulate(
-        work / "landing", seed=23, members=300, days=20, history_days=60, truth_dir=truth_dir
-    )
+    simulate(work / "landing", seed=23, members=300, days=20, history_days=60, truth_dir=truth_dir)
     events = ref.load_truth(truth_dir)
     silver = Silver()
     _silver_from_truth(events, silver, LOADED_AT)
     database = work / "warehouse.duckdb"
-    silver.write(str(database))
+    _write_silver(silver, database)
     vars_ = json.dumps({"high_cost_claimant_threshold": str(THRESHOLD)})
     _check(run_dbt("build", work, database, "--vars", vars_), "dbt build")
     yield {
@@ -153,7 +166,9 @@ def _category(rules: list[dict[str, Any]], claim: dict[str, Any], line: dict[str
 def _claim_lines_of_business(events: dict[str, list[dict[str, Any]]]) -> dict[str, str]:
     """claim_id → the line of business its dollars count in (the reference model's rule)."""
     history = {name: ref.ordered_changes(name, events.get(name, [])) for name in ref.SOURCE_TABLES}
-    stamps = [c.dms_timestamp for per_key in history.values() for cs in per_key.values() for c in cs]
+    stamps = [
+        c.dms_timestamp for per_key in history.values() for cs in per_key.values() for c in cs
+    ]
     current = {name: ref.current_rows(history[name]) for name in ref.SOURCE_TABLES}
     plans = {p["PLAN_ID"]: p for p in current["PLAN"]}
     coverage = ref._Coverage(current["ENROLLMENT"], plans, ref._month_end(max(stamps).date()))
@@ -236,9 +251,10 @@ def test_every_month_and_line_of_business_has_every_category_with_mart_pmpm_memb
     assert set(by_key.values()) == {len(CATEGORIES)}
     assert {r["service_category"] for r in rows} == CATEGORIES
     for row in rows:
-        assert row["member_months"] == pmpm[(row["year_month"], row["line_of_business"])][
-            "member_months"
-        ]
+        assert (
+            row["member_months"]
+            == pmpm[(row["year_month"], row["line_of_business"])]["member_months"]
+        )
 
 
 def test_categories_add_up_to_mart_pmpm(built):
@@ -383,10 +399,12 @@ def test_tokens_survive_an_incremental_run_and_a_full_refresh(built):
     claimants = _read(database, "select member_token from gold.mart_high_cost_claimants")
 
     _check(
-        run_dbt("run", work, database, "--full-refresh", "--select", *models, "--vars", built["vars"]),
+        run_dbt(
+            "run", work, database, "--full-refresh", "--select", *models, "--vars", built["vars"]
+        ),
         "dbt run --full-refresh",
     )
     assert _tokens(database) == after
-    assert sorted(_read(database, "select member_token from gold.mart_high_cost_claimants")) == sorted(
-        claimants
-    )
+    assert sorted(
+        _read(database, "select member_token from gold.mart_high_cost_claimants")
+    ) == sorted(claimants)
