@@ -69,7 +69,7 @@ GOLD_COLUMNS: dict[str, list[str]] = {
     ],
     "mart_pmpm": [
         "year_month", "line_of_business", "member_months", "paid_amount", "allowed_amount",
-        "pmpm_paid", "_silver_loaded_at"
+        "pmpm_paid", "pmpm_allowed", "_silver_loaded_at"
     ],
     "mart_claim_lag": [
         "incurred_month", "paid_month", "lag_months", "claim_count", "paid_amount",
@@ -371,7 +371,15 @@ def test_fct_member_month(built):
 
 
 def test_mart_pmpm(built):
-    def pm(month: str, lob: str, members: int, paid: str, allowed: str, pmpm: str | None):
+    def pm(
+        month: str,
+        lob: str,
+        members: int,
+        paid: str,
+        allowed: str,
+        pmpm: str | None,
+        pmpm_allowed: str | None,
+    ):
         return {
             "year_month": date.fromisoformat(month + "-01"),
             "line_of_business": lob,
@@ -379,19 +387,21 @@ def test_mart_pmpm(built):
             "paid_amount": Decimal(paid),
             "allowed_amount": Decimal(allowed),
             "pmpm_paid": None if pmpm is None else Decimal(pmpm),
+            "pmpm_allowed": None if pmpm_allowed is None else Decimal(pmpm_allowed),
         }
 
     assert rows(built, "mart_pmpm") == [
-        pm("2023-11", "COMMERCIAL", 1, "0.00", "0.00", "0.00"),
-        pm("2023-12", "COMMERCIAL", 1, "0.00", "0.00", "0.00"),
-        # C2 (100.10; C1 it replaces does not count) + C9 (20.00): 120.10 / 4 = 30.025 → 30.03
-        pm("2024-01", "COMMERCIAL", 4, "120.10", "135.00", "30.03"),
+        pm("2023-11", "COMMERCIAL", 1, "0.00", "0.00", "0.00", "0.00"),
+        pm("2023-12", "COMMERCIAL", 1, "0.00", "0.00", "0.00", "0.00"),
+        # C2 (100.10; C1 it replaces does not count) + C9 (20.00): 120.10 / 4 = 30.025 → 30.03;
+        # allowed 110.00 + 25.00 = 135.00 / 4 = 33.75
+        pm("2024-01", "COMMERCIAL", 4, "120.10", "135.00", "30.03", "33.75"),
         # C8 on Feb 10: E1 (COMMERCIAL) covers that day, though E2 wins the member month
-        pm("2024-02", "COMMERCIAL", 0, "10.00", "12.00", None),
-        pm("2024-02", "MEDICARE_ADVANTAGE", 1, "0.00", "0.00", "0.00"),  # C6: NULL amounts
-        pm("2024-02", "UNKNOWN", 0, "30.00", "40.00", None),  # C5: M4 not covered in Feb
-        pm("2024-03", "MEDICARE_ADVANTAGE", 2, "0.00", "0.00", "0.00"),
-        pm("2024-03", "UNKNOWN", 1, "0.00", "0.00", "0.00"),
+        pm("2024-02", "COMMERCIAL", 0, "10.00", "12.00", None, None),
+        pm("2024-02", "MEDICARE_ADVANTAGE", 1, "0.00", "0.00", "0.00", "0.00"),  # C6: NULL amounts
+        pm("2024-02", "UNKNOWN", 0, "30.00", "40.00", None, None),  # C5: M4 not covered in Feb
+        pm("2024-03", "MEDICARE_ADVANTAGE", 2, "0.00", "0.00", "0.00", "0.00"),
+        pm("2024-03", "UNKNOWN", 1, "0.00", "0.00", "0.00", "0.00"),
     ]
 
 
