@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +21,13 @@ import duckdb
 
 from claims_platform.bronze.landing import Landing, landing_for
 from claims_platform.dms.io import join_uri
-from claims_platform.environment import ConfigurationError, Settings, get_settings
+from claims_platform.environment import (
+    ConfigurationError,
+    Settings,
+    get_settings,
+    snowflake_connection_params,
+    snowflake_database,
+)
 from claims_platform.silver.commit import connect, warehouse_lock
 from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest, BatchResult, JobReport
 
@@ -60,6 +66,31 @@ class PlatformResource(dg.ConfigurableResource):
     def warehouse_lock(self) -> Iterator[None]:
         with warehouse_lock(self.settings().lock_path):
             yield
+
+    def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows of a read-only query (`?` placeholders, lower-case column names) on the
+        warehouse gold is built in: the DuckDB file locally, Snowflake in branch and prod."""
+        settings = self.settings()
+        if settings.env == "local":
+            con = connect(settings.duckdb_path, read_only=True)
+            try:
+                cursor = con.execute(sql, list(params))
+                names = [d[0].lower() for d in cursor.description]
+                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+            finally:
+                con.close()
+        import snowflake.connector  # seconds to import: only where Snowflake is the warehouse
+
+        connection = snowflake.connector.connect(
+            **snowflake_connection_params(), database=snowflake_database(), paramstyle="qmark"
+        )
+        try:
+            cursor = connection.cursor()
+            cursor.execute(sql, list(params))
+            names = [d[0].lower() for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        finally:
+            connection.close()
 
 
 @dataclass(frozen=True)

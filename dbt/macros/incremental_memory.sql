@@ -23,7 +23,7 @@
 
 {% macro bound_incremental_memory() -%}
     {%- if execute and target.type == 'duckdb' and config.get('materialized') == 'incremental'
-        and is_incremental() -%}
+        and is_incremental() and config.get('bound_memory', true) -%}
         {%- set watermark = silver_watermark() -%}
         {%- set relations = _staging_parents() -%}
         {%- set changes = [0] -%}
