@@ -171,6 +171,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[int, dict[str, Any]]:
     database = work_dir / "warehouse.duckdb"
     events: dict[str, list[dict[str, Any]]] = defaultdict(list)
     results: dict[int, dict[str, Any]] = {}
+    # `dbt run` builds models only: the seeds the marts read are loaded once, as a deployment
+    # does before its first run (the platform's `dbt build` loads them itself).
+    _check(run_dbt("seed", work_dir, database), "dbt seed")
     for number in BATCHES:
         silver = batches.batch(number)
         silver.write(str(database))

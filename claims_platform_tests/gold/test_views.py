@@ -57,6 +57,9 @@ def built(tmp_path: Path) -> tuple[Path, Path]:
     database = tmp_path / "warehouse.duckdb"
     silver, _ids = s.build_silver()
     silver.write(str(database))
+    # `dbt run` builds models only; the marts read a seed, loaded once like a deployment does.
+    seeded = run_dbt("seed", tmp_path, database)
+    assert seeded.returncode == 0, seeded.stdout[-4000:]
     _run(tmp_path, database)
     return tmp_path, database
 
