@@ -133,12 +133,11 @@ def dagster_webserver(
     if (module is None) == (workspace is None):
         raise ValueError("give exactly one of module or workspace")
     port = free_port()
-    target = ["-m", module] if module else ["-w", str(workspace)]
+    # A workspace file names its own working directories; -d goes only with -m.
+    target = ["-m", module, "-d", str(working_directory)] if module else ["-w", str(workspace)]
     cmd = [
         str(VENV_BIN / "dagster-webserver"),
         *target,
-        "-d",
-        str(working_directory),
         "-h",
         "127.0.0.1",
         "-p",
@@ -311,12 +310,19 @@ def show_markdown(page: Page, label: str) -> Locator:
     dialog = page.get_by_role("dialog").filter(has_text=label)
     dialog.wait_for()
     wait_for_images(dialog)
+    wait_for_animations(page)  # the dialog fades in: a screenshot too soon shows it see-through
     return dialog
 
 
 def close_dialog(page: Page) -> None:
     page.get_by_role("dialog").get_by_role("button", name="Close").click()
     page.get_by_role("dialog").wait_for(state="detached")
+    wait_for_animations(page)
+
+
+def wait_for_animations(page: Page) -> None:
+    """Until no CSS transition or animation runs (dialogs and menus fade)."""
+    page.wait_for_function("() => document.getAnimations().every(a => a.playState !== 'running')")
 
 
 def show_metadata_plots(page: Page) -> Locator:
@@ -352,3 +358,54 @@ def painted_pixels(canvas: Locator) -> int:
 def image_natural_width(img: Locator) -> int:
     """0 unless the browser actually decoded the image."""
     return img.evaluate("i => i.complete ? i.naturalWidth : 0")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """scripts/screenshot: an asset page of an existing DAGSTER_HOME as a PNG (for the README)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="scripts/screenshot",
+        description="Screenshot an asset's page in a real dagster-webserver and headless Chromium.",
+    )
+    parser.add_argument("asset_key", help="slash-separated key, e.g. actuarial/mart_pmpm")
+    parser.add_argument("out", type=Path, help="PNG to write")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("-m", "--module", help="definitions module (default: -w workspace.yaml)")
+    target.add_argument("-w", "--workspace", type=Path, default=REPO_ROOT / "workspace.yaml")
+    parser.add_argument(
+        "--dagster-home",
+        type=Path,
+        default=os.environ.get("DAGSTER_HOME"),
+        help="instance holding the materializations (default: $DAGSTER_HOME)",
+    )
+    parser.add_argument("--view", default="overview", help="overview (default) or events")
+    show = parser.add_mutually_exclusive_group()
+    show.add_argument("--markdown", metavar="LABEL", help="open this long Markdown value first")
+    show.add_argument("--plots", action="store_true", help="show the numeric metadata's plots")
+    parser.add_argument("--size", default="1440x1100", help="viewport WIDTHxHEIGHT")
+    args = parser.parse_args(argv)
+    if not args.dagster_home:
+        parser.error("give --dagster-home or set DAGSTER_HOME")
+    width, height = (int(n) for n in args.size.split("x"))
+    with (
+        dagster_webserver(
+            dagster_home=args.dagster_home,
+            module=args.module,
+            workspace=None if args.module else args.workspace,
+        ) as server,
+        chromium_page(viewport=(width, height)) as page,
+    ):
+        open_asset_page(page, server.url, args.asset_key.split("/"), view=args.view)
+        if args.markdown:
+            show_markdown(page, args.markdown)
+        elif args.plots:
+            show_metadata_plots(page)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=args.out)
+    print(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
