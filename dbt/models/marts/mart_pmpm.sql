@@ -17,6 +17,7 @@
         materialized='incremental',
         incremental_strategy='replace_keys',
         unique_key='year_month',
+        pre_hook="{{ add_columns_missing_from_this({'pmpm_allowed': 'decimal(18, 2)'}) }}",
     )
 }}
 {%- set coverage = ref('int_enrollment_coverage_resolved') -%}
@@ -24,6 +25,8 @@
     'year_month', 'line_of_business', 'member_months', 'paid_amount', 'allowed_amount',
     'pmpm_paid', 'pmpm_allowed',
 ] %}
+{#- a table built before a column was added: every month is recomputed once -#}
+{%- set added_columns_missing = columns_missing_from_this(['pmpm_allowed']) %}
 
 with
 
@@ -45,6 +48,13 @@ touched_months as (
     union
 
     {{ coverage_months_touched_since_watermark('candidate_months') | indent(4) }}
+    {%- if added_columns_missing %}
+
+    -- the table predates a column (macros/mart_added_columns.sql): every month, once
+    union
+
+    select year_month from candidate_months
+    {%- endif %}
 
 ),
 
