@@ -138,6 +138,8 @@ def test_governance_tests_fail_exactly_where_phi_gets_through(analyst):
     assert tests == {
         "no_direct_identifiers_mart_pmpm_": "fail",
         "no_direct_identifiers_mart_claim_lag_": "pass",
+        "no_direct_identifiers_mart_pmpm_by_service_category_": "pass",
+        "no_direct_identifiers_mart_high_cost_claimants_": "pass",
         "phi_masked_analyst_dim_member_dim_member": "pass",
         "phi_masked_analyst_fct_claim_fct_claim": "pass",
         "phi_masked_analyst_fct_claim_line_fct_claim_line": "fail",
