@@ -11,97 +11,27 @@ them. Assertions print months, lines of business and amounts, never a member or 
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
 
-import duckdb
 import pytest
 
-from claims_platform.simulator import simulate
-from claims_platform_tests.gold.dbt_cli import run_dbt
-from claims_platform_tests.gold.silver_changes import Silver
-from claims_platform_tests.gold.truth_silver import silver_from_truth, write_silver
+from claims_platform_tests.actuarial.conftest import (
+    BACKFILLED_MONTH,
+    CLOSED_MONTH,
+    CURRENT_MONTH,
+    HISTORY_MONTHS,
+    TRIANGLE_MONTHS,
+    read_rows,
+    stamp,
+)
 from claims_platform_tests.support import reference_model as ref
 
-FIRST_LOAD_AT = "2024-02-01 06:00:00"
-SECOND_LOAD_AT = "2024-03-01 06:00:00"
-# The simulation runs 2024-01-01 .. 2024-02-14; the first load stops before February.
-CUTOFF = datetime(2024, 2, 1)
-CLOSED_MONTH = "2024-01-01"  # closed before the second load
-CURRENT_MONTH = "2024-02-01"
-BACKFILLED_MONTH = "2023-10-01"  # before the full load: rebuilt from the snapshot's dates
-TRIANGLE_MONTHS = 24
-HISTORY_MONTHS = 12
-
-
-def _stamp(event: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(event["dms_timestamp"])
-
-
-def _dbt(work: Path, database: Path, *args: str) -> None:
-    result = run_dbt("build", work, database, *args)
-    # dbt's output names models and tests; values appear only in compiled SQL, not here.
-    assert result.returncode == 0, result.stdout[-4000:]
-
-
-def _valuation(work: Path, database: Path, month: str) -> None:
-    _dbt(
-        work,
-        database,
-        "--select",
-        "tag:actuarial",
-        "--vars",
-        json.dumps({"valuation_month": month}),
-    )
-
-
-def _rows(database: Path, table: str, month: str) -> list[dict[str, Any]]:
-    con = duckdb.connect(str(database), read_only=True)
-    try:
-        cursor = con.execute(
-            f"select * from gold.{table} where valuation_month = ? order by all", [month]
-        )
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        con.close()
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    work = tmp_path_factory.mktemp("actuarial")
-    truth_dir = work / "truth"
-    simulate(work / "landing", seed=11, members=250, days=45, history_days=300, truth_dir=truth_dir)
-    events = ref.load_truth(truth_dir)
-    database = work / "warehouse.duckdb"
-
-    first = Silver()
-    silver_from_truth(events, first, FIRST_LOAD_AT, keep=lambda e: _stamp(e) < CUTOFF)
-    write_silver(first, database)
-    _dbt(work, database)
-    _valuation(work, database, CLOSED_MONTH)
-    closed_before = {
-        t: _rows(database, t, CLOSED_MONTH) for t in ("mart_paid_lag_triangle", "mart_ibnr")
-    }
-
-    second = Silver()
-    silver_from_truth(events, second, SECOND_LOAD_AT, keep=lambda e: _stamp(e) >= CUTOFF)
-    write_silver(second, database)
-    _dbt(work, database)
-    for month in (CLOSED_MONTH, CURRENT_MONTH, BACKFILLED_MONTH):
-        _valuation(work, database, month)
-    return {
-        "work": work,
-        "database": database,
-        "events": events,
-        "closed_before": closed_before,
-    }
-
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("actuarial")]
 
 # ------------------------------------------------------------------------------------------------
 # The independent model: payment events of the claims known at a valuation
@@ -126,14 +56,14 @@ def _known_at(events: dict[str, list[dict[str, Any]]], known_before: datetime) -
     known = {}
     for table, table_events in events.items():
         cdc = [
-            _stamp(e) for e in table_events if not PurePosixPath(e["file"]).name.startswith("LOAD")
+            stamp(e) for e in table_events if not PurePosixPath(e["file"]).name.startswith("LOAD")
         ]
         first_cdc = min(cdc, default=datetime.max)
         known[table] = [
             e
             for e in table_events
-            if _stamp(e) < known_before
-            or (PurePosixPath(e["file"]).name.startswith("LOAD") and _stamp(e) < first_cdc)
+            if stamp(e) < known_before
+            or (PurePosixPath(e["file"]).name.startswith("LOAD") and stamp(e) < first_cdc)
         ]
     return known
 
@@ -145,7 +75,7 @@ def expected_triangle(
     month) → member months, as the source's history stood at the end of `valuation_month`."""
     month = date.fromisoformat(valuation_month)
     known_before = datetime.combine(_add_months(month, 1), datetime.min.time())
-    newest = max(_stamp(e) for table_events in events.values() for e in table_events)
+    newest = max(stamp(e) for table_events in events.values() for e in table_events)
     as_of = min(month, _month(newest.date()))
     valuation_date = ref._month_end(month) if newest >= known_before else newest.date()
     known = _known_at(events, known_before)
@@ -205,7 +135,7 @@ def expected_triangle(
 
 @pytest.mark.parametrize("month", [CURRENT_MONTH, CLOSED_MONTH, BACKFILLED_MONTH])
 def test_triangle_equals_the_payment_history_known_at_the_valuation(built, month):
-    triangle = _rows(built["database"], "mart_paid_lag_triangle", month)
+    triangle = read_rows(built["database"], "mart_paid_lag_triangle", month)
     cells, member_months = expected_triangle(built["events"], month)
     got = {
         (r["line_of_business"], r["incurred_month"], r["development_month"]): r["incremental_paid"]
@@ -238,10 +168,10 @@ def test_triangle_equals_the_payment_history_known_at_the_valuation(built, month
 
 def test_a_closed_valuation_month_is_not_moved_by_later_changes(built):
     for table, before in built["closed_before"].items():
-        after = _rows(built["database"], table, CLOSED_MONTH)
+        after = read_rows(built["database"], table, CLOSED_MONTH)
         assert after == before, table
     # ... while the current month moved on with them
-    current = _rows(built["database"], "mart_paid_lag_triangle", CURRENT_MONTH)
+    current = read_rows(built["database"], "mart_paid_lag_triangle", CURRENT_MONTH)
     assert max(r["incurred_month"] for r in current) == date(2024, 2, 1)
 
 
@@ -276,9 +206,9 @@ def test_factors_and_ibnr_agree_with_chainladder(built, month):
     month agree with the chainladder package to 1e-6, for every line of business."""
     import math
 
-    triangle = _rows(built["database"], "mart_paid_lag_triangle", month)
-    factors = _rows(built["database"], "mart_completion_factors", month)
-    ibnr = _rows(built["database"], "mart_ibnr", month)
+    triangle = read_rows(built["database"], "mart_paid_lag_triangle", month)
+    factors = read_rows(built["database"], "mart_completion_factors", month)
+    ibnr = read_rows(built["database"], "mart_ibnr", month)
     lines = sorted({r["line_of_business"] for r in triangle if r["cumulative_paid"] != 0})
     assert lines
     compared = 0
@@ -313,7 +243,7 @@ def test_factors_and_ibnr_agree_with_chainladder(built, month):
 
 
 def test_factors_are_at_least_one_where_mature_and_parameters_are_recorded(built):
-    factors = _rows(built["database"], "mart_completion_factors", CURRENT_MONTH)
+    factors = read_rows(built["database"], "mart_completion_factors", CURRENT_MONTH)
     assert {r["method"] for r in factors} == {"volume-weighted chain ladder"}
     assert {r["history_months"] for r in factors} == {HISTORY_MONTHS}
     assert {r["tail_factor"] for r in factors} == {1.0}
