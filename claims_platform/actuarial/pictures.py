@@ -54,6 +54,19 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+# Dagster's asset page shows a Markdown value inline below this many characters and behind a
+# "Show Markdown" link above it: previews stay under it, charts (always larger) open on a click.
+_INLINE_MARKDOWN = 1000
+
+
+def _preview(header: Sequence[str], rows: Sequence[Sequence[str]]) -> dg.MarkdownMetadataValue:
+    """A table of the first rows that fit inline on the asset page."""
+    shown = list(rows)
+    while shown and len(_table(header, shown)) >= _INLINE_MARKDOWN:
+        shown.pop()
+    return dg.MetadataValue.md(_table(header, shown))
+
+
 def _by_line_of_business(rows: Sequence[Row]) -> dict[str, list[Row]]:
     grouped: dict[str, list[Row]] = defaultdict(list)
     for row in rows:
@@ -95,7 +108,16 @@ def triangle_metadata(
                 ultimate = ultimates.get((lob, r["incurred_month"])) or 0.0
                 paid = float(r["cumulative_paid"])
                 shade[i][d] = paid / ultimate if ultimate else float("nan")
-                axis.text(d, i, f"{paid / 1000:,.0f}", ha="center", va="center", fontsize=6)
+                dark = shade[i][d] > 0.6
+                axis.text(
+                    d,
+                    i,
+                    f"{paid / 1000:,.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6,
+                    color="white" if dark else "black",
+                )
         axis.imshow(shade, cmap="YlGnBu", vmin=0, vmax=1, aspect="auto")
         axis.set_yticks(range(len(months)), [_month(m) for m in months], fontsize=7)
         labels = []
@@ -112,6 +134,24 @@ def triangle_metadata(
         + _png_markdown(figure, "paid lag triangle")
     )
     plt.close(figure)
+    latest = sorted(
+        (r for r in triangle if r["is_latest_diagonal"]),
+        key=lambda r: (r["incurred_month"], r["line_of_business"]),
+        reverse=True,
+    )
+    metadata["preview"] = _preview(
+        ["incurred", "line of business", "dev", "paid to date", "member months"],
+        [
+            (
+                _month(r["incurred_month"]),
+                r["line_of_business"],
+                str(r["development_month"]),
+                _money(r["cumulative_paid"]),
+                str(r["member_months"]),
+            )
+            for r in latest
+        ],
+    )
     return metadata
 
 
@@ -154,12 +194,13 @@ def completion_factor_metadata(factors: Sequence[Row], ibnr: Sequence[Row]) -> d
             str(r["incurred_months_used"]),
         )
         for r in sorted(factors, key=lambda r: (r["line_of_business"], r["development_month"]))
-        if r["development_month"] < 6
+        if r["development_month"] < 4
     ]
     metadata["completion_factors"] = dg.MetadataValue.md(
         _png_markdown(figure, "completion factors")
-        + "\n\n"
-        + _table(["line of business", "dev", "age-to-age", "completion", "months used"], rows)
+    )
+    metadata["preview"] = _preview(
+        ["line of business", "dev", "age-to-age", "completion", "months used"], rows
     )
     plt.close(figure)
     return metadata
@@ -238,7 +279,7 @@ def ibnr_metadata(ibnr: Sequence[Row]) -> dict[str, Any]:
     trend.set_title("PMPM trend: estimated ultimate vs paid to date", fontsize=9)
     trend.set_ylabel("$ per member per month")
     trend.tick_params(axis="x", labelrotation=60, labelsize=7)
-    trend.legend(fontsize=6)
+    trend.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     chart = _png_markdown(figure, "IBNR and PMPM trend")
     plt.close(figure)
     preview = [
@@ -257,21 +298,18 @@ def ibnr_metadata(ibnr: Sequence[Row]) -> dict[str, Any]:
         )
         if r["incurred_month"] in months[-4:]
     ]
-    metadata["ibnr"] = dg.MetadataValue.md(
-        chart
-        + "\n\n"
-        + _table(
-            [
-                "incurred",
-                "line of business",
-                "dev",
-                "paid to date",
-                "completion",
-                "ultimate",
-                "IBNR",
-                "ultimate PMPM",
-            ],
-            preview,
-        )
+    metadata["ibnr"] = dg.MetadataValue.md(chart)
+    metadata["preview"] = _preview(
+        [
+            "incurred",
+            "line of business",
+            "dev",
+            "paid to date",
+            "completion",
+            "ultimate",
+            "IBNR",
+            "ultimate PMPM",
+        ],
+        preview,
     )
     return metadata
