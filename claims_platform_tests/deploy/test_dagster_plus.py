@@ -75,6 +75,18 @@ def _pyproject_dagster() -> dict:
     return tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["dagster"]
 
 
+def _locations() -> list[dict]:
+    return _yaml(DAGSTER_CLOUD_YAML)["locations"]
+
+
+# The platform (CONTRACT §1's entry point) first, then the actuarial marts, partitioned by
+# valuation month and therefore outside the headless `asset materialize --select '*'`.
+EXPECTED_LOCATIONS = {
+    "claims_platform": "claims_platform.definitions",
+    "claims_platform_actuarial": "claims_platform.actuarial.definitions",
+}
+
+
 def test_every_deployment_yaml_parses():
     for path in (DAGSTER_CLOUD_YAML, WORKFLOW, SETTINGS, REPO_ROOT / "dagster.yaml"):
         assert isinstance(_yaml(path), dict), path
@@ -84,18 +96,50 @@ def test_dagster_cloud_yaml_follows_the_documented_schema():
     doc = _yaml(DAGSTER_CLOUD_YAML)
     assert set(doc) == {"locations"}
     locations = doc["locations"]
-    assert isinstance(locations, list) and len(locations) == 1
-    (loc,) = locations
-    assert set(loc) <= _LOCATION_KEYS, set(loc) - _LOCATION_KEYS
-    assert {"location_name", "code_source"} <= set(loc)
+    assert isinstance(locations, list)
+    names = [loc["location_name"] for loc in locations]
+    assert names == list(EXPECTED_LOCATIONS), names
 
-    # The code location of pyproject.toml and workspace.yaml (CONTRACT §1).
+    # The platform location is that of pyproject.toml and CONTRACT §1.
     tool = _pyproject_dagster()
-    assert loc["location_name"] == tool["code_location_name"]
+    assert names[0] == tool["code_location_name"]
+    assert locations[0]["code_source"]["module_name"] == tool["module_name"]
+
+    for loc in locations:
+        _check_location(loc)
+
+
+def test_locations_match_the_workspace():
+    """`dagster dev -w workspace.yaml` and Dagster+ load the same modules under the same names."""
+    workspace = _yaml(REPO_ROOT / "workspace.yaml")["load_from"]
+    local = [
+        (entry["python_module"]["location_name"], entry["python_module"]["module_name"])
+        for entry in workspace
+    ]
+    cloud = [(loc["location_name"], loc["code_source"]["module_name"]) for loc in _locations()]
+    assert local == cloud == list(EXPECTED_LOCATIONS.items())
+    assert all(entry["python_module"]["working_directory"] == "." for entry in workspace)
+
+
+def test_locations_share_one_image_and_container_context():
+    """The actuarial location runs the same package from the same image, and its runs read the
+    same settings (tokenization key, lake, KMS key) and Snowflake as the platform's."""
+    platform, *others = _locations()
+    for loc in others:
+        for key in ("working_directory", "build", "container_context"):
+            assert loc[key] == platform[key], (loc["location_name"], key)
+
+
+def _check_location(loc: dict) -> None:
+    name = loc["location_name"]
+    assert set(loc) <= _LOCATION_KEYS, (name, set(loc) - _LOCATION_KEYS)
+    assert {"location_name", "code_source"} <= set(loc), name
+
+    # `attribute` belongs to the location, not to code_source (the CLI's schema forbids it there).
     source = loc["code_source"]
-    assert len(set(source) & _CODE_SOURCES) == 1 and set(source) <= _CODE_SOURCES | {"attribute"}
+    assert len(source) == 1 and set(source) <= _CODE_SOURCES, (name, source)
     module = source["module_name"]
-    assert module == tool["module_name"] == "claims_platform.definitions"
+    assert module == EXPECTED_LOCATIONS[name]
     assert (REPO_ROOT / (module.replace(".", "/") + ".py")).is_file()
 
     # `build.directory` holds the Dockerfile; its WORKDIR is the location's working directory.
@@ -111,10 +155,10 @@ def test_dagster_cloud_yaml_follows_the_documented_schema():
     ecs = context["ecs"]
     assert set(ecs) <= _ECS_KEYS, set(ecs) - _ECS_KEYS
     for entry in ecs["env_vars"]:
-        name, sep, _value = entry.partition("=")
-        assert _ENV_NAME.fullmatch(name), entry
+        var, sep, _value = entry.partition("=")
+        assert _ENV_NAME.fullmatch(var), entry
         # A value written here is in git: never for a secret.
-        assert not (sep and _SECRET_NAME.search(name)), entry
+        assert not (sep and _SECRET_NAME.search(var)), entry
     assert all(isinstance(t, str) for t in ecs["secrets_tags"])
     for resources in ("server_resources", "run_resources"):
         assert set(ecs[resources]) <= {"cpu", "memory", "replica_count", "ephemeral_storage"}
@@ -123,14 +167,16 @@ def test_dagster_cloud_yaml_follows_the_documented_schema():
 
 def test_secret_variables_are_injected_not_listed():
     """Secrets reach the container through Secrets Manager tags, never as env_vars entries."""
-    env_vars = _yaml(DAGSTER_CLOUD_YAML)["locations"][0]["container_context"]["ecs"]["env_vars"]
-    names = {e.partition("=")[0] for e in env_vars}
-    for secret in (
-        "CLAIMS_TOKENIZATION_KEY",
-        "CLAIMS_ALERT_WEBHOOK_URL",
-        "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
-    ):
-        assert secret not in names
+    for loc in _locations():
+        env_vars = loc["container_context"]["ecs"]["env_vars"]
+        names = {e.partition("=")[0] for e in env_vars}
+        for secret in (
+            "CLAIMS_TOKENIZATION_KEY",
+            "CLAIMS_ALERT_WEBHOOK_URL",
+            "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE",
+        ):
+            assert secret not in names, (loc["location_name"], secret)
+        assert "claims-platform" in loc["container_context"]["ecs"]["secrets_tags"]
 
 
 def test_run_retries_are_on_locally_and_in_dagster_plus(tmp_path):
@@ -167,8 +213,14 @@ def test_workflow_tests_deploys_runs_slim_ci_and_checks():
     assert "--file claims_platform/gold/project.py" in runs
     assert "dagster-io/dagster-cloud-action/actions/utils/ci-init" in uses
     assert "ci check" in commands and "ci deploy" in commands
-    location = _yaml(DAGSTER_CLOUD_YAML)["locations"][0]["location_name"]
-    assert f"--location-name={location}" in commands
+    # Every location of dagster_cloud.yaml gets the image and is deployed (prod and branches).
+    locations = {loc["location_name"] for loc in _locations()}
+    (build_output,) = [c for c in commands.splitlines() if c.startswith("ci set-build-output")]
+    assert set(re.findall(r"--location-name[= ](\S+)", build_output)) == locations
+    (deploy,) = [c for c in commands.splitlines() if c.startswith("ci deploy")]
+    assert "--location-name" not in deploy  # none named: every location of the session
+    (init,) = [s for s in _steps(wf) if "actions/utils/ci-init" in s.get("uses", "")]
+    assert "location_names" not in init["with"]  # none named: every location of the yaml
     assert re.search(r"dbt build .*--target branch\s*\\?\s*--select state:modified\+", runs)
     assert re.search(r"--defer --state \S+", runs)
     assert "-m claims_platform.ops.branch_clones create" in runs
@@ -264,8 +316,9 @@ ENVIRONMENTS = {
 
 @pytest.mark.timeout(600)
 def test_definitions_validate_in_every_environment_without_credentials(tmp_path):
-    """`dagster definitions validate` with no secret, no Snowflake/AWS settings and proxies
-    pointed at a closed port (a network call would fail). The three run side by side."""
+    """`dagster definitions validate` of every location's module with no secret, no
+    Snowflake/AWS settings and proxies pointed at a closed port (a network call would fail). The
+    three environments run side by side."""
     base = {
         k: v
         for k, v in os.environ.items()
@@ -280,6 +333,8 @@ def test_definitions_validate_in_every_environment_without_credentials(tmp_path)
         }
     )
     dagster = str(Path(sys.executable).parent / "dagster")
+    modules = [arg for loc in _locations() for arg in ("-m", loc["code_source"]["module_name"])]
+    assert modules.count("-m") == len(EXPECTED_LOCATIONS)
     procs = {}
     for name, extra in ENVIRONMENTS.items():
         home = tmp_path / name
@@ -288,7 +343,7 @@ def test_definitions_validate_in_every_environment_without_credentials(tmp_path)
         procs[name] = (
             time.monotonic(),
             subprocess.Popen(
-                [dagster, "definitions", "validate", "-m", "claims_platform.definitions"],
+                [dagster, "definitions", "validate", *modules],
                 cwd=REPO_ROOT,
                 env=env,
                 stdout=subprocess.PIPE,
