@@ -1,4 +1,5 @@
-"""The code location loads offline, reads like a catalogue, and its lineage changes only on purpose."""
+"""The code locations load offline, read like a catalogue, and their lineage changes only on
+purpose."""
 
 from __future__ import annotations
 
@@ -94,3 +95,67 @@ def test_definitions_validate_offline_without_settings():
         timeout=300,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+# --- the second code location: the actuarial marts (workspace.yaml, dagster_cloud.yaml) ---------
+
+
+def test_actuarial_location_builds_on_the_platform_location():
+    """The actuarial location defines only its partitioned marts; every asset it reads is one the
+    platform location materializes (Dagster joins the two graphs in the workspace), and no asset
+    is defined in both. The platform keeps no partitioned asset: the headless
+    `asset materialize --select '*'` (CONTRACT §1) could not run it."""
+    from claims_platform.actuarial.definitions import defs as actuarial_defs
+    from claims_platform.definitions import defs as platform_defs
+
+    platform = platform_defs.resolve_asset_graph()
+    platform_keys = {k for k in platform.get_all_asset_keys() if platform.get(k).is_materializable}
+    assert not any(platform.get(k).partitions_def for k in platform_keys)
+
+    actuarial = actuarial_defs.resolve_asset_graph()
+    own = {k for k in actuarial.get_all_asset_keys() if actuarial.get(k).is_materializable}
+    read = actuarial.get_all_asset_keys() - own
+    assert {k.to_user_string() for k in own} == {
+        "gold/mart_paid_lag_triangle",
+        "gold/mart_completion_factors",
+        "gold/mart_ibnr",
+    }
+    assert dg.AssetKey(["gold", "staging", "stg_silver__claim"]) in read
+    assert read <= platform_keys, sorted(k.to_user_string() for k in read - platform_keys)
+    assert not own & platform.get_all_asset_keys()
+    for key in own:
+        node = actuarial.get(key)
+        assert node.partitions_def is not None, key
+        assert node.group_name == "actuarial" and node.description and node.owners, key
+        assert node.kinds, key
+    assert actuarial_defs.resolve_sensor_def("actuarial_automation")
+
+
+def test_workspace_loads_both_locations_offline(tmp_path):
+    """`dagster dev -w workspace.yaml` (scripts/dev) loads the platform and the actuarial
+    location, each under its Dagster+ name, with no setting beyond the local defaults."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CLAIMS_", "DAGSTER_CLOUD", "SNOWFLAKE_", "DBT_"))
+    }
+    env.update(
+        {
+            "CLAIMS_ENV": "local",
+            "DAGSTER_HOME": str(tmp_path),
+            "CLAIMS_DATA_DIR": str(tmp_path / "data"),
+        }
+    )
+    bin_dir = Path(sys.executable).parent
+    proc = subprocess.run(
+        [str(bin_dir / "dagster"), "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    for location in ("claims_platform", "claims_platform_actuarial"):
+        assert f"Validation successful for code location {location}." in out, out[-3000:]
