@@ -4,6 +4,8 @@ claims-platform simulate --out <landing> [--seed N] [--members N] [--days N] [--
 claims-platform ledger            # what the file ledger holds, per table and status
 claims-platform replay (--path P ... | --all) [--dry-run]
                                   # read quarantined files again once fixed; rebuild gold
+claims-platform docs [--out DIR] [--static] [--serve] [--port N]
+                                  # dbt docs of gold on this environment's warehouse
 
 Each command parses its own options (`claims-platform <command> --help`) and is imported only
 when run: `claims-platform --help` and `ledger` must not pay for pyarrow, Dagster or Spark.
@@ -22,6 +24,7 @@ COMMANDS = {
     "same seed, same bytes",
     "ledger": "show what the file ledger holds, per table and status (files, rows, rejected rows)",
     "replay": "read quarantined landed files again once fixed or re-delivered, then rebuild gold",
+    "docs": "generate the dbt docs site of gold on this environment's warehouse; --serve serves it",
 }
 _LEDGER_DESCRIPTION = (
     "Show what the file ledger (audit.file_ledger in the local warehouse) holds: files, rows "
@@ -88,6 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return main_simulate(rest)
     if command == "ledger":
         return _ledger(rest)
+    if command == "docs":
+        from claims_platform.docs import main_docs
+
+        return main_docs(rest)
     from claims_platform.silver.replay import main_replay
 
     return main_replay(rest)

@@ -90,7 +90,27 @@ def test_replay_and_ledger_help_describe_the_command_without_running_it():
     assert "no warehouse yet" not in ledger.stdout  # --help did not run the ledger query
 
 
-@pytest.mark.parametrize("args", [["bogus"], ["ledger", "--bogus"], ["simulate"]])
+def test_docs_help_shows_every_option_with_its_default():
+    result = _cli("docs", "--help")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("usage: claims-platform docs")
+    assert "dbt docs generate" in result.stdout and "warehouse lock" in result.stdout
+    options = _option_help(result.stdout)
+    expected = {
+        "--out": "(default: $CLAIMS_DATA_DIR/dbt_docs/<target>)",
+        "--static": "(default: off)",
+        "--serve": "(default: off)",
+        "--port": "(default: 8080)",
+    }
+    for name, default in expected.items():
+        assert default in options[name], (name, options[name])
+    assert options.keys() == {"-h", *expected}
+    assert "no warehouse yet" not in result.stderr  # --help generated nothing
+
+
+@pytest.mark.parametrize(
+    "args", [["bogus"], ["ledger", "--bogus"], ["simulate"], ["docs", "--port", "x"]]
+)
 def test_bad_commands_and_options_exit_2_naming_the_problem(args):
     result = _cli(*args)
     assert result.returncode == 2
