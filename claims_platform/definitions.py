@@ -74,7 +74,13 @@ defs = dg.Definitions(
     ],
     schedules=[branch_clones.drop_stale_branch_clones_daily],
     sensors=[
-        build_landing_sensor(silver_keys_by_table, gold_reads, contracts),
+        build_landing_sensor(
+            silver_keys_by_table,
+            gold_reads,
+            contracts,
+            # a seed is rebuilt when its file changes (its code version is the file's checksum)
+            code_versions=gold_dbt_models.code_versions_by_key,
+        ),
         gold_automation,
         branch_clones.branch_clone_sensor,
         # Slack-compatible webhook on run failure (no-op unless CLAIMS_ALERT_WEBHOOK_URL is set).

@@ -25,6 +25,9 @@ from claims_platform.bronze.landing import LandedFile
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.resources import PlatformResource
 
+# The tag under which Dagster records the code version a materialization was built with.
+CODE_VERSION_TAG = "dagster/code_version"
+
 LOOKBACK = dt.timedelta(minutes=10)
 TRIGGER_TAG = "claims/trigger"
 _ACTIVE = [
@@ -89,31 +92,46 @@ def gold_selection(
     gold_reads: Mapping[dg.AssetKey, frozenset[dg.AssetKey]],
     changed: Iterable[dg.AssetKey],
     instance: dg.DagsterInstance | None = None,
+    code_versions: Mapping[dg.AssetKey, str | None] | None = None,
 ) -> list[dg.AssetKey]:
     """The gold a batch changing the silver assets `changed` rebuilds: every model that reads one
     of them (`gold_reads`: model → the silver it reads, gold/assets.silver_read_by_gold) and,
     given the instance, every model still behind the silver it reads: never built, or built
     last before a change of its silver (that run's gold step failed, or was killed). Without
-    the second part a failed step would leave a model stale until a batch of its own tables."""
+    the second part a failed step would leave a model stale until a batch of its own tables.
+    A dbt seed reads no silver: it is behind when never built or when its file changed since
+    (its code version, the file's checksum in `code_versions`, differs from the last build's)."""
     changed = set(changed)
-    behind = _behind_their_silver(instance, gold_reads) if instance is not None else set()
+    behind = (
+        _behind_their_silver(instance, gold_reads, code_versions or {})
+        if instance is not None
+        else set()
+    )
     return [key for key, reads in gold_reads.items() if reads & changed or key in behind]
 
 
 def _behind_their_silver(
-    instance: dg.DagsterInstance, gold_reads: Mapping[dg.AssetKey, frozenset[dg.AssetKey]]
+    instance: dg.DagsterInstance,
+    gold_reads: Mapping[dg.AssetKey, frozenset[dg.AssetKey]],
+    code_versions: Mapping[dg.AssetKey, str | None],
 ) -> set[dg.AssetKey]:
     keys = set(gold_reads).union(*gold_reads.values())
     # Storage ids order events of one instance; a model's build is after its silver's.
     last: dict[dg.AssetKey, int] = {}
+    built_version: dict[dg.AssetKey, str | None] = {}
     for record in instance.get_asset_records(list(keys)):
         materialization = record.asset_entry.last_materialization_record
         if materialization is not None:
-            last[record.asset_entry.asset_key] = materialization.storage_id
+            key = record.asset_entry.asset_key
+            last[key] = materialization.storage_id
+            event = materialization.event_log_entry.asset_materialization
+            built_version[key] = (event.tags or {}).get(CODE_VERSION_TAG) if event else None
     return {
         key
         for key, reads in gold_reads.items()
-        if key not in last or any(last.get(silver, -1) > last[key] for silver in reads)
+        if key not in last
+        or any(last.get(silver, -1) > last[key] for silver in reads)
+        or (not reads and code_versions.get(key) not in (None, built_version.get(key)))
     }
 
 
@@ -122,6 +140,7 @@ def build_landing_sensor(
     gold_reads: Mapping[dg.AssetKey, frozenset[dg.AssetKey]],
     contracts: dict[str, TableContract] | None = None,
     *,
+    code_versions: Mapping[dg.AssetKey, str | None] | None = None,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
     max_files_per_tick: int = MAX_FILES_PER_TICK,
 ) -> dg.SensorDefinition:
@@ -163,7 +182,7 @@ def build_landing_sensor(
         selection = [bronze_key(contracts[t]) for t in tables]
         for t in tables:
             selection.extend(k for k in silver_keys_by_table[t] if k not in selection)
-        selection.extend(gold_selection(gold_reads, selection, context.instance))
+        selection.extend(gold_selection(gold_reads, selection, context.instance, code_versions))
         run_key = hashlib.sha1("\n".join(sorted(f.path for f in taken)).encode()).hexdigest()
         cursor.advance(taken)
         return dg.SensorResult(

@@ -29,19 +29,29 @@ def _project_instance(home: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(home))
 
 
+@pytest.fixture(scope="module")
+def materialized(built, tmp_path_factory):
+    """The current valuation month materialized through Dagster, on an instance configured by
+    the project's dagster.yaml."""
+    home = tmp_path_factory.mktemp("actuarial_dagster_home")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CLAIMS_ENV", "local")
+        env.setenv("CLAIMS_DATA_DIR", str(home.parent / "actuarial_data"))
+        env.setenv("CLAIMS_DUCKDB_PATH", str(built["database"]))
+        from claims_platform.actuarial.definitions import defs
+
+        assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+        with _project_instance(home) as instance:
+            result = dg.materialize(
+                assets, partition_key=CURRENT_MONTH, resources=defs.resources, instance=instance
+            )
+        yield {"result": result, "home": home}
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("actuarial")
-def test_a_valuation_month_materializes_with_pictures(built, tmp_path, monkeypatch):
-    monkeypatch.setenv("CLAIMS_ENV", "local")
-    monkeypatch.setenv("CLAIMS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("CLAIMS_DUCKDB_PATH", str(built["database"]))
-    from claims_platform.actuarial.definitions import defs
-
-    assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    with _project_instance(tmp_path / "dagster_home") as instance:
-        result = dg.materialize(
-            assets, partition_key=CURRENT_MONTH, resources=defs.resources, instance=instance
-        )
+def test_a_valuation_month_materializes_with_pictures(built, materialized):
+    result = materialized["result"]
     assert result.success
     materializations = {m.asset_key.path[-1]: m for m in result.get_asset_materialization_events()}
     assert set(MARTS) <= set(materializations)
@@ -142,3 +152,42 @@ def test_actuarial_asset_graph_matches_the_reviewed_snapshot():
     for node in current.values():
         assert node["group"] == "actuarial" and node["partitioned"]
         assert node["owners"] == ["team:actuarial"]
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("actuarial")
+def test_the_asset_pages_show_the_pictures_in_a_browser(materialized, tmp_path):
+    """Seen as a user sees them: the IBNR page in Chromium shows the preview inline, the chart
+    (a decoded PNG) behind its metadata row, and the plotted totals."""
+    from claims_platform_tests.support.ui import (
+        chromium_page,
+        close_dialog,
+        dagster_webserver,
+        image_natural_width,
+        metadata_row,
+        open_asset_page,
+        require_chromium,
+        show_markdown,
+        show_metadata_plots,
+    )
+
+    require_chromium()  # fails, not skips: CI installs it in scripts/test
+    home = materialized["home"]
+    key = ["gold", "mart_ibnr"]
+    with (
+        dagster_webserver(
+            dagster_home=home, module="claims_platform.actuarial.definitions"
+        ) as server,
+        chromium_page() as page,
+    ):
+        open_asset_page(page, server.url, key, wait_for_label="preview")
+        assert metadata_row(page, "preview").locator("table").is_visible()
+        assert metadata_row(page, "ibnr_total").is_visible()
+        dialog = show_markdown(page, "ibnr")
+        img = dialog.locator("img")
+        assert img.get_attribute("src").startswith("data:image/png;base64,")
+        assert image_natural_width(img) > 500
+        page.screenshot(path=tmp_path / "ibnr_chart.png")
+        close_dialog(page)
+        canvases = show_metadata_plots(page)
+        assert canvases.count() >= 5  # one per numeric label

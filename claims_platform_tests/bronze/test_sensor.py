@@ -76,8 +76,11 @@ def _gold_for(*tables: str, instance: dg.DagsterInstance | None = None) -> set[s
 
 def test_a_batch_selects_the_gold_that_reads_its_tables():
     every_gold = {k.to_user_string() for k in gold_dbt_models.keys}
-    # A model no table's batch selects would never be rebuilt by the sensor.
-    assert set().union(*(_gold_for(t) for t in silver_keys_by_table)) == every_gold
+    seeds = {k.to_user_string() for k, reads in gold_reads.items() if not reads}
+    assert seeds == {"gold/service_category_rules"}
+    # A model no table's batch selects would never be rebuilt by the sensor; a seed reads no
+    # silver and is rebuilt when new or changed (next test).
+    assert set().union(*(_gold_for(t) for t in silver_keys_by_table)) == every_gold - seeds
     plan = _gold_for("PLAN")
     assert {"gold/dim_plan", "gold/fct_member_month", "gold/mart_pmpm"} <= plan
     assert not plan & {"gold/dim_member", "gold/fct_claim", "gold/fct_claim_line"}
@@ -113,3 +116,18 @@ def test_gold_left_behind_its_silver_is_selected_by_the_next_batch_whatever_its_
         }
         built(*(dg.AssetKey.from_user_string(k) for k in behind))
         assert _gold_for("CLAIM_LINE", instance=instance) == _gold_for("CLAIM_LINE")
+
+
+def test_a_seed_is_built_when_new_and_again_when_its_file_changes():
+    seed = dg.AssetKey(["gold", "service_category_rules"])
+    versions = gold_dbt_models.code_versions_by_key
+    assert versions[seed]
+    changed = {k for k in silver_keys_by_table["CLAIM_LINE"]}
+    with dg.instance_for_test() as instance:
+        assert seed in gold_selection(gold_reads, changed, instance, versions)
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(seed, tags={"dagster/code_version": versions[seed]})
+        )
+        assert seed not in gold_selection(gold_reads, changed, instance, versions)
+        edited = {**versions, seed: "another checksum"}
+        assert seed in gold_selection(gold_reads, changed, instance, edited)

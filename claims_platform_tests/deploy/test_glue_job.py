@@ -138,7 +138,10 @@ def test_the_runtime_pins_cover_everything_the_script_imports(tmp_path):
 
     imported = {norm(d) for d in proc.stdout.split()} - {"claims-platform", "claims_platform"}
     glue_provides = {"boto3", "botocore", "numpy"}
-    provided = {norm(d) for d in GLUE_RUNTIME_DISTRIBUTIONS} | glue_provides
+    # pyarrow imports cloudpickle when it is installed (here: a test dependency's dependency)
+    # and does without it otherwise: not a requirement of the script.
+    optional = {"cloudpickle"}
+    provided = {norm(d) for d in GLUE_RUNTIME_DISTRIBUTIONS} | glue_provides | optional
     assert imported <= provided, f"add to GLUE_RUNTIME_DISTRIBUTIONS: {imported - provided}"
     assert md.version("dagster-pipes") == "1.13.27"
 

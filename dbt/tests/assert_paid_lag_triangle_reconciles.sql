@@ -3,7 +3,8 @@
     incurred month, its cumulative paid at the latest diagonal (all lines of business) equals
     the total_paid of the claims with a paid_date that is not a void, less the total_paid of
     those a void or a paid replacement supersedes. Only a valuation the data have not passed
-    (the current one) is compared: fct_claim is today's state, an older partition is not.
+    (the current one), built from the same claim loads as fct_claim, is compared: fct_claim is
+    today's state, an older partition is not.
     A check of mart_paid_lag_triangle in Dagster (meta dagster.ref).
 #}
 {{ config(meta={'dagster': {'ref': {'name': 'mart_paid_lag_triangle'}}}) }}
@@ -18,11 +19,17 @@ valuation as (
 
 is_current as (
 
-    -- the partition's valuation reaches the newest change processed
+    -- the partition's valuation reaches the newest change processed, and it was built from the
+    -- same claim loads as fct_claim (a build of fct_claim alone leaves the triangle behind)
     select valuation.*
     from valuation
     cross join {{ ref('int_valuation_month_derived') }} as data
     where valuation.valuation_month >= data.valuation_month
+        and (
+            select max(_silver_loaded_at)
+            from {{ ref('mart_paid_lag_triangle') }}
+            where valuation_month = valuation.valuation_month
+        ) >= (select max(_silver_loaded_at) from {{ ref('fct_claim') }})
 
 ),
 
@@ -44,48 +51,49 @@ claims as (
 
 paid as (
 
-    select * from claims
-    where paid_date is not null
-        and frequency_code is distinct from '8'
-        and claim_status is distinct from 'VOID'
+    -- paid by the valuation date, incurred in the triangle's months
+    select claims.*
+    from claims
+    cross join is_current
+    where claims.paid_date is not null
+        and claims.paid_date <= is_current.valuation_date
+        and claims.frequency_code is distinct from '8'
+        and claims.claim_status is distinct from 'VOID'
+        and claims.incurred_month <= is_current.as_of_month
+        and claims.incurred_month >= {{ add_months(
+            'is_current.as_of_month', 1 - triangle_months | int) }}
 
 ),
 
 superseded as (
 
-    select distinct original_claim_id as claim_id
+    -- superseded by the valuation date: a replacement paid, a void adjudicated
+    select distinct claims.original_claim_id as claim_id
     from claims
-    where frequency_code in ('7', '8')
-        and original_claim_id is not null
-        and original_claim_id <> claim_id
-        and (
-            paid_date is not null
-            or (
-                (frequency_code = '8' or claim_status = 'VOID')
-                and adjudicated_date is not null
-            )
-        )
+    cross join is_current
+    where claims.frequency_code in ('7', '8')
+        and claims.original_claim_id is not null
+        and claims.original_claim_id <> claims.claim_id
+        and case
+            when claims.frequency_code = '8' or claims.claim_status = 'VOID'
+                then coalesce(claims.paid_date, claims.adjudicated_date)
+            else claims.paid_date
+        end <= is_current.valuation_date
 
 ),
 
 expected as (
 
-    select paid.incurred_month, sum(paid.total_paid) as paid_amount
+    select incurred_month, sum(total_paid) as paid_amount
     from paid
-    cross join is_current
-    where paid.incurred_month >= {{ add_months(
-            'is_current.as_of_month', 1 - triangle_months | int) }}
-    group by paid.incurred_month
+    group by incurred_month
 
     union all
 
     select paid.incurred_month, -sum(paid.total_paid) as paid_amount
     from paid
-    cross join is_current
     inner join superseded
         on paid.claim_id = superseded.claim_id
-    where paid.incurred_month >= {{ add_months(
-            'is_current.as_of_month', 1 - triangle_months | int) }}
     group by paid.incurred_month
 
 ),

@@ -106,27 +106,37 @@ factors as (
 
 cumulated as (
 
-    -- product of the factors from each age on (signs and zeros kept: exp/ln over |f|)
+    -- product of the factors from each age on: exp/ln over |f|, with the sign and any zero
+    -- kept apart (no engine-neutral PRODUCT aggregate)
     select
         *,
         case
-            when sum(case when age_to_age_factor = 0 then 1 else 0 end) over later_ages > 0
-                then 0.0
+            when sum(case when age_to_age_factor = 0 then 1 else 0 end) over (
+                partition by line_of_business
+                order by development_month desc
+                rows between unbounded preceding and current row
+            ) > 0 then 0.0
             else
                 case
                     when mod(
-                        sum(case when age_to_age_factor < 0 then 1 else 0 end) over later_ages, 2
+                        sum(case when age_to_age_factor < 0 then 1 else 0 end) over (
+                            partition by line_of_business
+                            order by development_month desc
+                            rows between unbounded preceding and current row
+                        ),
+                        2
                     ) = 1 then -1.0
                     else 1.0
                 end
-                * exp(sum(ln(abs(nullif(age_to_age_factor, 0)))) over later_ages)
+                * exp(
+                    sum(ln(abs(nullif(age_to_age_factor, 0)))) over (
+                        partition by line_of_business
+                        order by development_month desc
+                        rows between unbounded preceding and current row
+                    )
+                )
         end as cumulative_development_factor
     from factors
-    window later_ages as (
-        partition by line_of_business
-        order by development_month desc
-        rows between unbounded preceding and current row
-    )
 
 )
 

@@ -267,6 +267,7 @@ select
     triangle.cumulative_paid,
     triangle.payment_count,
     triangle.member_months,
-    triangle.is_latest_diagonal
+    triangle.is_latest_diagonal,
+    (select max(_loaded_at) from {{ ref('stg_silver__claim') }}) as _silver_loaded_at
 from triangle
 cross join valuation
