@@ -161,8 +161,11 @@ def post_webhook(
     name="run_failure_alert",
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
+    # The actuarial code location's runs page too: it has no failure sensor of its own.
+    monitor_all_code_locations=True,
     description="Posts a Slack-compatible message (job, run link, failed steps, error types; no "
-    "error text) to CLAIMS_ALERT_WEBHOOK_URL when a run fails. Skips when the URL is unset.",
+    "error text) to CLAIMS_ALERT_WEBHOOK_URL when a run of any code location fails. Skips when "
+    "the URL is unset.",
 )
 def run_failure_alert(context: dg.RunFailureSensorContext):
     url = os.environ.get(WEBHOOK_URL_ENV, "").strip()
