@@ -25,7 +25,7 @@ _SHOWN_MONTHS = 12
 
 def _png_markdown(figure: Any, title: str) -> str:
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
+    figure.savefig(buffer, format="png", dpi=85, bbox_inches="tight")
     encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
     return f"![{title}](data:image/png;base64,{encoded})"
 
@@ -96,7 +96,12 @@ def triangle_metadata(
     }
     panels = _by_line_of_business(triangle)
     figure, axes = plt.subplots(
-        1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False, constrained_layout=True
+        # narrow enough (~1,000 px for three lines of business) for Dagster's Markdown dialog
+        1,
+        len(panels),
+        figsize=(3.9 * len(panels), 4.4),
+        squeeze=False,
+        constrained_layout=True,
     )
     for axis, (lob, rows) in zip(axes[0], panels.items(), strict=True):
         months = sorted({r["incurred_month"] for r in rows})[-_SHOWN_MONTHS:]
