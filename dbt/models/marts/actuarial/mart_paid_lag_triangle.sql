@@ -268,6 +268,6 @@ select
     triangle.payment_count,
     triangle.member_months,
     triangle.is_latest_diagonal,
-    (select max(_loaded_at) from {{ ref('stg_silver__claim') }}) as _silver_loaded_at
+    (select max(_loaded_at) from claim_changes) as _silver_loaded_at
 from triangle
 cross join valuation
