@@ -1,6 +1,6 @@
 """A simulated payer with a year of run-out, loaded into silver in two loads and built into gold,
-with the actuarial marts built for several valuation months; shared by the actuarial tests
-(one build per worker: the tests that use it are in the xdist group `actuarial`).
+with the actuarial marts built for several valuation months, for test_actuarial_marts.py (one
+module: `--dist loadgroup` keeps a module on one worker, so the build happens once).
 
 Silver is written from the simulator's truth files (changes dated before the last simulated
 month, then the rest), gold is built with dbt after each load, and the actuarial models are

@@ -6,18 +6,24 @@ does not move.
 Silver is written from the simulator's truth files in two loads (changes dated before the last
 simulated month, then the rest), gold is built with dbt after each, and the actuarial models are
 built for several valuation months (`--vars valuation_month`), as Dagster's partitions build
-them. Assertions print months, lines of business and amounts, never a member or claim id.
+them. Then the current month is materialized through Dagster and its asset page opened in
+Chromium. Assertions print months, lines of business and amounts, never a member or claim id.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+import shutil
 import warnings
 from collections import defaultdict
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+import dagster as dg
 import pytest
 
 from claims_platform_tests.actuarial.conftest import (
@@ -29,9 +35,14 @@ from claims_platform_tests.actuarial.conftest import (
     read_rows,
     stamp,
 )
+from claims_platform_tests.conftest import REPO_ROOT
 from claims_platform_tests.support import reference_model as ref
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("actuarial")]
+MARTS = ("mart_paid_lag_triangle", "mart_completion_factors", "mart_ibnr")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# One module, so `--dist loadgroup` keeps every test of the shared build on one worker.
+pytestmark = pytest.mark.slow
 
 # ------------------------------------------------------------------------------------------------
 # The independent model: payment events of the claims known at a valuation
@@ -251,3 +262,108 @@ def test_factors_are_at_least_one_where_mature_and_parameters_are_recorded(built
         assert 0 < r["completion_factor"] <= 1 + 1e-9 or r["age_to_age_factor"] < 1
     completion = [r["completion_factor"] for r in factors if r["line_of_business"] == "COMMERCIAL"]
     assert completion[0] < completion[3] < 1.0 + 1e-9  # young months are less complete
+
+
+# ------------------------------------------------------------------------------------------------
+# Through Dagster: the partition, its pictures, the asset page
+# ------------------------------------------------------------------------------------------------
+
+
+def _project_instance(home: Path) -> dg.DagsterInstance:
+    """An instance configured by the project's own dagster.yaml (pools, run monitoring)."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    return dg.DagsterInstance.from_config(str(home))
+
+
+@pytest.fixture(scope="module")
+def materialized(built, tmp_path_factory):
+    """The current valuation month materialized through Dagster, on an instance configured by
+    the project's dagster.yaml."""
+    home = tmp_path_factory.mktemp("actuarial_dagster_home")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("CLAIMS_ENV", "local")
+        env.setenv("CLAIMS_DATA_DIR", str(home.parent / "actuarial_data"))
+        env.setenv("CLAIMS_DUCKDB_PATH", str(built["database"]))
+        from claims_platform.actuarial.definitions import defs
+
+        assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
+        with _project_instance(home) as instance:
+            result = dg.materialize(
+                assets, partition_key=CURRENT_MONTH, resources=defs.resources, instance=instance
+            )
+        yield {"result": result, "home": home}
+
+
+def test_a_valuation_month_materializes_with_pictures(built, materialized):
+    result = materialized["result"]
+    assert result.success
+    materializations = {m.asset_key.path[-1]: m for m in result.get_asset_materialization_events()}
+    assert set(MARTS) <= set(materializations)
+    for name in MARTS:
+        event = materializations[name].event_specific_data.materialization
+        assert event.partition == CURRENT_MONTH
+        metadata = event.metadata
+        charts = [v.value for v in metadata.values() if isinstance(v, dg.MarkdownMetadataValue)]
+        images = [m for text in charts for m in re.findall(r"base64,([A-Za-z0-9+/=]+)\)", text)]
+        assert images and all(base64.b64decode(i).startswith(PNG_MAGIC) for i in images), name
+        assert metadata["rows"].value == len(read_rows(built["database"], name, CURRENT_MONTH))
+        # nothing in the pictures or numbers names a member or a claim
+        text = json.dumps({k: str(v.value) for k, v in metadata.items()})
+        assert not re.search(r"\bC\d{8}\b|\bM\d{6,}\b", text), name
+    ibnr = materializations["mart_ibnr"].event_specific_data.materialization.metadata
+    expected = sum(r["ibnr"] for r in read_rows(built["database"], "mart_ibnr", CURRENT_MONTH))
+    assert ibnr["ibnr_total"].value == pytest.approx(expected)
+    for key in (
+        "latest_month_ultimate_pmpm",
+        "latest_month_completion",
+        "estimated_ultimate_total",
+    ):
+        assert isinstance(ibnr[key], dg.FloatMetadataValue), key
+    factors = materializations["mart_completion_factors"].event_specific_data.materialization
+    assert factors.metadata["method"].value == "volume-weighted chain ladder"
+    assert factors.metadata["history_months"].value == 12
+    # the dbt tests ran as checks of the partition: none failed
+    evaluations = result.get_asset_check_evaluations()
+    names = {e.check_name for e in evaluations}
+    assert "assert_paid_lag_triangle_reconciles" in names
+    assert all(e.passed or e.severity == dg.AssetCheckSeverity.WARN for e in evaluations), [
+        e.check_name for e in evaluations if not e.passed
+    ]
+
+
+def test_the_asset_pages_show_the_pictures_in_a_browser(materialized, tmp_path):
+    """Seen as a user sees them: the IBNR page in Chromium shows the preview inline, the chart
+    (a decoded PNG) behind its metadata row, and the plotted totals."""
+    from claims_platform_tests.support.ui import (
+        chromium_page,
+        close_dialog,
+        dagster_webserver,
+        image_natural_width,
+        metadata_row,
+        open_asset_page,
+        require_chromium,
+        show_markdown,
+        show_metadata_plots,
+    )
+
+    require_chromium()  # fails, not skips: CI installs it in scripts/test
+    home = materialized["home"]
+    key = ["gold", "mart_ibnr"]
+    with (
+        dagster_webserver(
+            dagster_home=home, module="claims_platform.actuarial.definitions"
+        ) as server,
+        chromium_page() as page,
+    ):
+        open_asset_page(page, server.url, key, wait_for_label="preview")
+        assert metadata_row(page, "preview").locator("table").is_visible()
+        assert metadata_row(page, "ibnr_total").is_visible()
+        dialog = show_markdown(page, "ibnr")
+        img = dialog.locator("img")
+        assert img.get_attribute("src").startswith("data:image/png;base64,")
+        assert image_natural_width(img) > 500
+        page.screenshot(path=tmp_path / "ibnr_chart.png")
+        close_dialog(page)
+        canvases = show_metadata_plots(page)
+        assert canvases.count() >= 5  # one per numeric label

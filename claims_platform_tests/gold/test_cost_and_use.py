@@ -2,7 +2,7 @@
 built on a small simulated payer and checked against an independent computation.
 
 The simulator's own record of every change (its truth files) is loaded into silver the way the
-other gold tests write hand-made changes (``silver_changes.Silver``), and one ``dbt build`` per
+other gold tests write hand-made changes (``truth_silver``, through ``silver_changes.Silver``), and one ``dbt build`` per
 module builds gold (seed included). The expectations come from the reference model
 (``support/reference_model.py``: current claims and lines, final action, member months, the line of
 business of a claim) and from the seed's rules applied in Python, not from the gold models.
@@ -16,18 +16,18 @@ import json
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import pytest
 
 from claims_platform.simulator import simulate
 from claims_platform_tests.gold.dbt_cli import REPO_ROOT, run_dbt
 from claims_platform_tests.gold.silver_changes import Silver
+from claims_platform_tests.gold.truth_silver import silver_from_truth, write_silver
 from claims_platform_tests.support import reference_model as ref
 from claims_platform_tests.support.gold_compare import read_gold
 
@@ -42,45 +42,6 @@ LOADED_AT = "2024-03-01 00:00:00"
 # ------------------------------------------------------------------------------------------------
 # Building gold from the simulator's truth
 # ------------------------------------------------------------------------------------------------
-
-
-def _silver_from_truth(events: dict[str, list[dict[str, Any]]], silver: Silver, at: str) -> None:
-    """Every truth change event as a silver change row (typed as CONTRACT §3 types them)."""
-    loaded_at = datetime.fromisoformat(at)
-    for table_name, table_events in events.items():
-        table = ref.SOURCE_TABLES[table_name]
-        for event in table_events:
-            values = {
-                name.lower(): ref._typed(kind, event["values"].get(name))
-                for name, kind in table.columns
-            }
-            if any(values[k.lower()] is None for k in table.key):
-                continue
-            file = PurePosixPath(event["file"])
-            silver.change(
-                table_name.lower(),
-                event.get("op") or "I",
-                event["dms_timestamp"],
-                "/".join(file.parts[2:]),  # below CLAIMS/<TABLE>/
-                event["row"],
-                values,
-                change_seq=event.get("change_seq"),
-                loaded_at=loaded_at,
-            )
-
-
-def _write_silver(silver: Silver, database: Path) -> None:
-    """Silver.write's tables, filled through Arrow: its row-by-row insert takes a minute here."""
-    Silver().write(str(database))  # the tables, empty
-    con = duckdb.connect(str(database))
-    try:
-        for table, rows in silver.rows.items():
-            if rows:
-                con.register("batch", pa.Table.from_pylist(rows))
-                con.execute(f"insert into silver.{table} by name select * from batch")
-                con.unregister("batch")
-    finally:
-        con.close()
 
 
 def _read(database: Path, sql: str) -> list[tuple]:
@@ -110,9 +71,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     simulate(work / "landing", seed=23, members=300, days=20, history_days=60, truth_dir=truth_dir)
     events = ref.load_truth(truth_dir)
     silver = Silver()
-    _silver_from_truth(events, silver, LOADED_AT)
+    silver_from_truth(events, silver, LOADED_AT)
     database = work / "warehouse.duckdb"
-    _write_silver(silver, database)
+    write_silver(silver, database)
     vars_ = json.dumps({"high_cost_claimant_threshold": str(THRESHOLD)})
     _check(run_dbt("build", work, database, "--vars", vars_), "dbt build")
     yield {
@@ -386,7 +347,7 @@ def test_tokens_survive_an_incremental_run_and_a_full_refresh(built):
     member = next(e for e in built["events"]["MEMBER"] if e["op"] == "I")
     new_member = dict(member, values=dict(member["values"], MEMBER_ID="TEST-NEW-MEMBER"))
     new_member["file"] = "CLAIMS/MEMBER/20990101-000000000.csv"
-    _silver_from_truth({"MEMBER": [new_member]}, silver, "2099-01-02 00:00:00")
+    silver_from_truth({"MEMBER": [new_member]}, silver, "2099-01-02 00:00:00")
     silver.write(str(database))
     models = ("dim_member", "fct_claim", "int_member_tokens_assigned", "mart_high_cost_claimants")
     _check(

@@ -38,35 +38,9 @@ with final_claims as (
 
 ),
 
-covering_enrollments as (
-
-    select
-        final_claims.claim_id,
-        coverage.line_of_business,
-        coverage.effective_date,
-        coverage.enrollment_id,
-        {{ day_diff(
-            'greatest(coverage.effective_date, final_claims.incurred_month)',
-            'least(coverage.coverage_end_date, ' ~ month_end('final_claims.incurred_month') ~ ')'
-        ) }} + 1 as days_covered
-    from final_claims
-    inner join {{ coverage }} as coverage
-        on final_claims.member_id = coverage.member_id
-        and final_claims.statement_from_date >= coverage.effective_date
-        and final_claims.statement_from_date <= coverage.coverage_end_date
-
-),
-
 preferred_enrollments as (
 
-    select
-        claim_id,
-        line_of_business,
-        row_number() over (
-            partition by claim_id
-            order by {{ enrollment_preference() }}
-        ) as preference_rank
-    from covering_enrollments
+    {{ claim_line_of_business('final_claims', coverage) | indent(4) }}
 
 )
 
@@ -83,5 +57,42 @@ select
 from final_claims
 left join preferred_enrollments
     on final_claims.claim_id = preferred_enrollments.claim_id
-    and preferred_enrollments.preference_rank = 1
+{%- endmacro %}
+
+
+{#
+    Each row of `rows` (claim_id, member_id, statement_from_date) with the line of business of
+    the member's enrollment covering statement_from_date in `coverage` (enrollment_id,
+    member_id, line_of_business, effective_date, coverage_end_date), the preferred one where
+    several do (enrollment_preference, as for member months); NULL when none does. The payer marts
+    (final_claims_attributed) and the actuarial triangle attribute claims through it.
+#}
+{% macro claim_line_of_business(rows, coverage) -%}
+select claim_id, line_of_business
+from (
+    select
+        claim_id,
+        line_of_business,
+        row_number() over (
+            partition by claim_id
+            order by {{ enrollment_preference() }}
+        ) as preference_rank
+    from (
+        select
+            claims.claim_id,
+            coverage.line_of_business,
+            coverage.effective_date,
+            coverage.enrollment_id,
+            {{ day_diff(
+                'greatest(coverage.effective_date, ' ~ month_start('claims.statement_from_date') ~ ')',
+                'least(coverage.coverage_end_date, ' ~ month_end('claims.statement_from_date') ~ ')'
+            ) }} + 1 as days_covered
+        from {{ rows }} as claims
+        inner join {{ coverage }} as coverage
+            on claims.member_id = coverage.member_id
+            and claims.statement_from_date >= coverage.effective_date
+            and claims.statement_from_date <= coverage.coverage_end_date
+    ) as covering
+) as ranked
+where preference_rank = 1
 {%- endmacro %}

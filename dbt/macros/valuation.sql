@@ -131,43 +131,6 @@ where changes._dms_timestamp < valuation.known_before
 
 
 {#
-    Each row of `rows` (claim_id, member_id, statement_from_date) with the line of business of
-    the member's enrollment covering statement_from_date in `coverage` (enrollment_id,
-    member_id, line_of_business, effective_date, coverage_end_date), the preferred one where
-    several do (enrollment_preference, as for member months and mart_pmpm); NULL when none does.
-#}
-{% macro claim_line_of_business(rows, coverage) -%}
-select claim_id, line_of_business
-from (
-    select
-        claim_id,
-        line_of_business,
-        row_number() over (
-            partition by claim_id
-            order by {{ enrollment_preference() }}
-        ) as preference_rank
-    from (
-        select
-            claims.claim_id,
-            coverage.line_of_business,
-            coverage.effective_date,
-            coverage.enrollment_id,
-            {{ day_diff(
-                'greatest(coverage.effective_date, ' ~ month_start('claims.statement_from_date') ~ ')',
-                'least(coverage.coverage_end_date, ' ~ month_end('claims.statement_from_date') ~ ')'
-            ) }} + 1 as days_covered
-        from {{ rows }} as claims
-        inner join {{ coverage }} as coverage
-            on claims.member_id = coverage.member_id
-            and claims.statement_from_date >= coverage.effective_date
-            and claims.statement_from_date <= coverage.coverage_end_date
-    ) as covering
-) as ranked
-where preference_rank = 1
-{%- endmacro %}
-
-
-{#
     Member months by month and line of business: each member counts once in each month of
     `months` (month_start, month_end) that an enrollment of `coverage` covers at least one day
     of, in the line of business of the preferred enrollment (as fct_member_month).
