@@ -51,7 +51,7 @@ class _XdistGroups:
     node id. xdist 3.8 writes it to `item._nodeid`, which pytest 9.2 no longer reads (a node id
     lives in `item._id`), so every group was silently ignored: a module's tests went to both
     workers and each built the module's fixtures. Until xdist follows, write the suffix where
-    pytest 9.2 keeps the id (measured: see the README's suite timing)."""
+    pytest 9.2 keeps the id."""
 
     @pytest.hookimpl(trylast=True)
     def pytest_collection_modifyitems(
