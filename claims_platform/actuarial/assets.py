@@ -17,6 +17,7 @@ from claims_platform.gold.assets import (
     ACTUARIAL_SELECTION,
     ClaimsDbtTranslator,
     build_dbt_models,
+    translator,
 )
 from claims_platform.gold.project import dbt_project
 from claims_platform.governance.openlineage import emits_openlineage
@@ -55,7 +56,7 @@ class ActuarialDbtTranslator(ClaimsDbtTranslator):
         )
 
 
-actuarial_translator = ActuarialDbtTranslator(settings=ClaimsDbtTranslator().settings)
+actuarial_translator = ActuarialDbtTranslator(settings=translator.settings)
 
 
 @dbt_assets(

@@ -7,16 +7,6 @@
 -- 1. cumulative_development_factor: the product of the factors from d on, times tail_factor;
 -- completion_factor is its inverse: the share of the ultimate paid by development d.
 -- One partition (valuation_month) per run, as the triangle.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='valuation_month',
-        full_refresh=false,
-        bound_memory=false,
-        tags=['actuarial'],
-    )
-}}
 {%- set history_months = actuarial_parameter('completion_factor_history_months') | int %}
 {%- set tail_factor = actuarial_parameter('tail_factor') | float %}
 

@@ -4,16 +4,6 @@
 -- its age (chain ladder). ibnr = estimated_ultimate - paid_to_date; ultimate_pmpm divides the
 -- estimated ultimate by the incurred month's member months.
 -- One partition (valuation_month) per run, as the triangle.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='valuation_month',
-        full_refresh=false,
-        bound_memory=false,
-        tags=['actuarial'],
-    )
-}}
 
 with
 

@@ -13,16 +13,6 @@
 -- rebuilt by re-running it, never wiped by a refresh of gold.
 -- Every cell of the triangle has a row (zero where nothing moved), development 0 .. the age of
 -- the incurred month at the valuation.
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='valuation_month',
-        full_refresh=false,
-        bound_memory=false,
-        tags=['actuarial'],
-    )
-}}
 {%- set triangle_months = actuarial_parameter('triangle_months') %}
 
 with
