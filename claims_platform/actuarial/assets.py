@@ -21,7 +21,7 @@ from claims_platform.gold.assets import (
 )
 from claims_platform.gold.project import dbt_project
 from claims_platform.governance.openlineage import emits_openlineage
-from claims_platform.ops.retries import EXTERNAL_IO_RETRY_POLICY
+from claims_platform.ops.retries import EXTERNAL_IO_RETRY_POLICY, stops_when_interrupted
 from claims_platform.resources import PlatformResource
 from claims_platform.silver.assets import WAREHOUSE_POOL
 
@@ -70,6 +70,7 @@ actuarial_translator = ActuarialDbtTranslator(settings=translator.settings)
     retry_policy=EXTERNAL_IO_RETRY_POLICY,
 )
 @emits_openlineage
+@stops_when_interrupted
 def actuarial_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
 ):

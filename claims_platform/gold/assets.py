@@ -29,7 +29,7 @@ from claims_platform.governance.phi import (
     gold_column_schema,
     schema_phi_classes,
 )
-from claims_platform.ops.retries import EXTERNAL_IO_RETRY_POLICY
+from claims_platform.ops.retries import EXTERNAL_IO_RETRY_POLICY, stops_when_interrupted
 from claims_platform.resources import PlatformResource
 from claims_platform.silver.assets import WAREHOUSE_POOL
 from claims_platform.warehouse.query_tag import query_tag_environ
@@ -110,6 +110,7 @@ ACTUARIAL_SELECTION = "tag:actuarial"
     retry_policy=EXTERNAL_IO_RETRY_POLICY,  # builds on Snowflake in production
 )
 @emits_openlineage
+@stops_when_interrupted
 def gold_dbt_models(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, platform: PlatformResource
 ):

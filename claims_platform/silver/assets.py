@@ -9,6 +9,7 @@ from claims_platform.bronze.assets import _phi_tags, bronze_key, column_schema
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.faults import checkpoint
 from claims_platform.governance.openlineage import emits_openlineage
+from claims_platform.ops.retries import stops_when_interrupted
 from claims_platform.resources import PlatformResource, SilverRunner
 from claims_platform.silver.commit import REPLAY_ALL, commit_batch, ensure_warehouse, pending_files
 from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest
@@ -130,6 +131,7 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
         "then commits the change rows with the files' ledger entries in one transaction.",
     )
     @emits_openlineage
+    @stops_when_interrupted
     def _silver(
         context: dg.AssetExecutionContext,
         config: SilverRunConfig,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,6 +108,17 @@ def start_headless(
     return HeadlessRun(label, proc, log, output, time.monotonic())
 
 
+def project_instance_home(home: Path) -> Path:
+    """A DAGSTER_HOME configured by the project's own `dagster.yaml` (pools, run monitoring, run
+    retries: what `scripts/dev` installs), with its SQLite storage created: two runs starting at
+    once on a new DAGSTER_HOME would both create its tables, and one of them would fail."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)):
+        pass
+    return home
+
+
 class HeadlessRuns:
     """The headless runs of one test on one data dir and Dagster instance.
 
@@ -119,11 +131,7 @@ class HeadlessRuns:
         self.data = root / "data"
         self.home = root / "dagster_home"
         self.work = root / "runs"
-        # The instance's SQLite storage, created before any run: two runs starting at once on a
-        # new DAGSTER_HOME would both create its tables, and one of them would fail.
-        self.home.mkdir(parents=True, exist_ok=True)
-        with dg.DagsterInstance.from_config(str(self.home)):
-            pass
+        project_instance_home(self.home)
         self.runs: list[HeadlessRun] = []
         self._stop = threading.Event()
         self._watcher = threading.Thread(target=self._watch, name="run-watcher", daemon=True)
