@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from claims_platform_tests.support.instance import project_instance
+
 SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "actuarial_asset_graph.json"
 MARTS = ("mart_paid_lag_triangle", "mart_completion_factors", "mart_ibnr")
 
@@ -22,7 +24,7 @@ def test_new_gold_requests_the_current_valuation_month_only():
     actuarial = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
     upstream = {p for k in actuarial for p in graph.get(k).parent_keys} - actuarial
     assert dg.AssetKey(["gold", "staging", "stg_silver__claim"]) in upstream
-    with dg.DagsterInstance.ephemeral() as instance:
+    with project_instance() as instance:
         # the first evaluation only records the state (Dagster's initial evaluation handles all)
         result = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         assert result.total_requested == 0

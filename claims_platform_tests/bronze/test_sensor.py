@@ -2,6 +2,7 @@ import dagster as dg
 
 from claims_platform.bronze.sensor import gold_selection
 from claims_platform.definitions import defs, gold_dbt_models, gold_reads, silver_keys_by_table
+from claims_platform_tests.support.instance import project_instance
 
 
 def _write(root, rel, text="x"):
@@ -16,7 +17,7 @@ def test_sensor_requests_bronze_and_silver_for_tables_with_new_files(platform_en
     _write(landing, "CLAIMS/CLAIM/2024/01/02/20240102-100000000.csv.gz")
     _write(landing, "CLAIMS/UNKNOWN_TABLE/20240102-100000000.csv")
     sensor = defs.resolve_sensor_def("landing_zone_sensor")
-    with dg.instance_for_test() as instance:
+    with project_instance() as instance:
         ctx = dg.build_sensor_context(instance=instance, resources=defs.resources)
         result = sensor(ctx)
         assert isinstance(result, dg.SensorResult)
@@ -50,7 +51,7 @@ def test_sensor_requests_bronze_and_silver_for_tables_with_new_files(platform_en
 def test_sensor_waits_while_a_landing_batch_is_still_running(platform_env):
     _write(platform_env / "landing", "CLAIMS/MEMBER/LOAD00000001.csv")
     sensor = defs.resolve_sensor_def("landing_zone_sensor")
-    with dg.instance_for_test() as instance:
+    with project_instance() as instance:
         instance.add_run(
             dg.DagsterRun(
                 job_name="__ASSET_JOB",
@@ -97,7 +98,7 @@ def test_gold_left_behind_its_silver_is_selected_by_the_next_batch_whatever_its_
             instance.report_runless_asset_event(dg.AssetMaterialization(key))
 
     silver = {k for keys in gold_reads.values() for k in keys}
-    with dg.instance_for_test() as instance:
+    with project_instance() as instance:
         # Nothing built yet: the first batch builds every model, whatever it touches.
         assert _gold_for("PLAN", instance=instance) == {
             k.to_user_string() for k in gold_dbt_models.keys
@@ -123,7 +124,7 @@ def test_a_seed_is_built_when_new_and_again_when_its_file_changes():
     versions = gold_dbt_models.code_versions_by_key
     assert versions[seed]
     changed = {k for k in silver_keys_by_table["CLAIM_LINE"]}
-    with dg.instance_for_test() as instance:
+    with project_instance() as instance:
         assert seed in gold_selection(gold_reads, changed, instance, versions)
         instance.report_runless_asset_event(
             dg.AssetMaterialization(seed, tags={"dagster/code_version": versions[seed]})

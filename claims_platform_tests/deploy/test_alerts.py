@@ -17,6 +17,7 @@ from claims_platform.ops.alerts import (
     post_webhook,
     run_failure_alert,
 )
+from claims_platform_tests.support.instance import project_instance
 
 SECRET_VALUE = "123-45-6789"
 
@@ -81,7 +82,7 @@ def test_failed_run_alert_posts_job_link_steps_and_error_type_only(webhook, monk
     monkeypatch.delenv("DAGSTER_CLOUD_DEPLOYMENT_NAME", raising=False)
     monkeypatch.delenv("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT", raising=False)
     monkeypatch.setenv("CLAIMS_ENV", "local")
-    with dg.instance_for_test() as instance:
+    with project_instance() as instance:
         context = _failed_run_context(instance)
         run_id, job_name = context.dagster_run.run_id, context.dagster_run.job_name
         assert run_failure_alert(context) is None
@@ -106,7 +107,7 @@ def test_alert_link_uses_the_dagster_plus_deployment(monkeypatch):
     monkeypatch.setenv("CLAIMS_DAGSTER_UI_URL", "https://acme.dagster.cloud")
     monkeypatch.setenv("DAGSTER_CLOUD_DEPLOYMENT_NAME", "prod")
     monkeypatch.delenv("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT", raising=False)
-    with dg.instance_for_test() as instance:
+    with project_instance() as instance:
         context = _failed_run_context(instance)
         alert = build_alert(context)
         # Unset webhook: the sensor is a no-op.

@@ -38,6 +38,7 @@ from claims_platform.resources import PlatformResource
 from claims_platform.silver.assets import REJECTS_KEY, silver_key
 from claims_platform_tests.quality import warehouse
 from claims_platform_tests.quality.warehouse import BATCH, PHI_MARKER, PROCESSED_AT
+from claims_platform_tests.support.instance import project_instance
 
 CONTRACTS = load_contracts()
 SUITES = {s.table.name: s for s in table_suites(CONTRACTS)}
@@ -342,7 +343,7 @@ def test_a_suite_result_is_carried_over_until_a_batch_commits(platform_env):
         warehouse.build(built, CONTRACTS)
     table = "claim"
     suite = SUITES[table]
-    with dg.instance_for_test() as instance:
+    with project_instance() as instance:
         first = {e.check_name: e for e in _suite_check_run(instance, table)}
         assert set(suite.checks) <= set(first)
         assert all(VALIDATED_IN_RUN not in first[c].metadata for c in suite.checks)

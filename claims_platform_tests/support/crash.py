@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,10 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 
 from claims_platform_tests.conftest import REPO_ROOT
+from claims_platform_tests.support.instance import project_instance_home
 from claims_platform_tests.support.pipeline import environ_without_settings
 
 # The command of `support.pipeline.headless_materialize`, exactly as a user types it.
@@ -106,17 +105,6 @@ def start_headless(
             stderr=subprocess.STDOUT,
         )
     return HeadlessRun(label, proc, log, output, time.monotonic())
-
-
-def project_instance_home(home: Path) -> Path:
-    """A DAGSTER_HOME configured by the project's own `dagster.yaml` (pools, run monitoring, run
-    retries: what `scripts/dev` installs), with its SQLite storage created: two runs starting at
-    once on a new DAGSTER_HOME would both create its tables, and one of them would fail."""
-    home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO_ROOT / "dagster.yaml", home / "dagster.yaml")
-    with dg.DagsterInstance.from_config(str(home)):
-        pass
-    return home
 
 
 class HeadlessRuns:

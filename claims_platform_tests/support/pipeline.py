@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 
 from claims_platform_tests.conftest import REPO_ROOT
+from claims_platform_tests.support.instance import project_instance_home
 
 
 def materialize_all(quality_checks: bool = True) -> dg.ExecuteInProcessResult:
@@ -52,13 +54,17 @@ def _materialize(
 class LandingBatches:
     """Runs the platform batch by batch as it runs when deployed: each `run()` ticks the landing
     sensor once (its cursor kept from the previous tick) and materialises exactly what the run
-    request selects, in one Dagster instance: bronze and silver of the tables with new files
+    request selects, in one Dagster instance configured by the project's dagster.yaml: bronze and silver of the tables with new files
     and the gold that reads them or is behind its silver. With `quality_checks=False` the checks
     are left out (see materialize_all)."""
 
     def __init__(self) -> None:
         self.cursor: str | None = None
-        self.instance = dg.DagsterInstance.ephemeral()
+        # The project's dagster.yaml, as under `dagster dev`; the directory goes with this object.
+        self._home = tempfile.TemporaryDirectory(prefix="dagster_home_")
+        self.instance = dg.DagsterInstance.from_config(
+            str(project_instance_home(Path(self._home.name)))
+        )
 
     def run(self, quality_checks: bool = True) -> dg.ExecuteInProcessResult:
         from claims_platform.definitions import defs

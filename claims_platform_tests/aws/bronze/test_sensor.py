@@ -10,6 +10,7 @@ from claims_platform.bronze.sensor import LandingCursor, build_landing_sensor
 from claims_platform.definitions import defs, gold_reads, silver_keys_by_table
 from claims_platform.resources import PlatformResource
 from claims_platform_tests.aws.conftest import put_landed
+from claims_platform_tests.support.instance import project_instance
 
 PAGE_SIZE = 7  # forces list_objects_v2 to page through a handful of objects
 
@@ -80,7 +81,7 @@ def test_sensor_takes_every_s3_file_once_in_bounded_ticks(s3, s3_landing, kms_ke
     cursor = None
     seen: list[str] = []
     run_keys = set()
-    with dg.instance_for_test() as instance:
+    with project_instance() as instance:
         for _ in range(4):  # 18 files, 5 per tick
             result, cursor = _tick(sensor, instance, cursor)
             assert isinstance(result, dg.SensorResult)
@@ -116,7 +117,7 @@ def test_sensor_takes_every_s3_file_once_in_bounded_ticks(s3, s3_landing, kms_ke
 def test_definitions_sensor_reads_the_s3_landing(s3, s3_landing, kms_key_arn):
     _land(s3, s3_landing, [("PLAN", "LOAD00000001.csv")], kms_key_arn)
     sensor = defs.resolve_sensor_def("landing_zone_sensor")
-    with dg.instance_for_test() as instance:
+    with project_instance() as instance:
         result, cursor = _tick(sensor, instance, None)
         (request,) = result.run_requests
         assert "bronze/plan" in {k.to_user_string() for k in request.asset_selection}
