@@ -8,14 +8,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
+from filelock import FileLock
 
 from claims_platform.environment import PROJECT_ROOT, Settings
+from claims_platform.gold.warm_dbt import plain_dbt
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt"
 
+
+def prepare_if_dev(project: DbtProject) -> None:
+    """`DbtProject.prepare_if_dev()` with the dbt installed beside this interpreter.
+
+    dagster-dbt's own preparer runs the `dbt` it finds on PATH: `.venv/bin/dagster dev`, typed
+    as the README says without activating the virtualenv, found none and the code location did
+    not load. Both code locations load the project at once: one parses, and the other, once it
+    gets the lock, finds the manifest newer than when it asked and uses it.
+    """
+    if not project.preparer.using_dagster_dev():
+        return
+    manifest = project.manifest_path
+    asked_at = manifest.stat().st_mtime if manifest.exists() else 0.0
+    with FileLock(manifest.with_suffix(".parse-lock"), timeout=300):
+        if manifest.exists() and manifest.stat().st_mtime > asked_at:
+            return
+        DbtCliResource(project_dir=project, dbt_executable=plain_dbt()).cli(
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
+
+
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-dbt_project.prepare_if_dev()
+prepare_if_dev(dbt_project)
 
 
 def dbt_target_path(settings: Settings) -> Path:

@@ -1,0 +1,49 @@
+"""Under `dagster dev` the code location parses the dbt project with the platform's own dbt,
+so `.venv/bin/dagster dev` works without an activated virtualenv (README, CONTRACT)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+from claims_platform_tests.conftest import REPO_ROOT
+from claims_platform_tests.support.pipeline import environ_without_settings
+
+
+def test_dagster_dev_parses_the_project_without_dbt_on_path(tmp_path):
+    # A copy of the package and its dbt project without a manifest: the parse writes one there,
+    # not in the checkout other tests read at the same time.
+    checkout = tmp_path / "checkout"
+    shutil.copytree(REPO_ROOT / "claims_platform", checkout / "claims_platform")
+    shutil.copytree(
+        REPO_ROOT / "dbt",
+        checkout / "dbt",
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+    )
+    env = environ_without_settings()
+    # As `dagster dev` marks its code servers; a PATH with no virtualenv on it.
+    env.update(
+        DAGSTER_IS_DEV_CLI="1",
+        PATH=os.defpath,
+        PYTHONPATH=str(checkout),
+        CLAIMS_DATA_DIR=str(tmp_path / "data"),
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import claims_platform.definitions as d, claims_platform.gold.project as p; "
+            "print(p.dbt_project.manifest_path)",
+        ],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    manifest = checkout / "dbt" / "target" / "manifest.json"
+    assert proc.stdout.strip() == str(manifest), "the copy was loaded, not the checkout"
+    assert manifest.exists(), "the project was parsed, as under dagster dev"
