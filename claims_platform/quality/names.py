@@ -20,6 +20,8 @@ LAG_BEHIND_LANDING = "lag_behind_landing"
 # A failure of these would corrupt gold (a change without its key, changes in the wrong order, a
 # change lost or loaded twice): they are blocking, so gold waits. Every other check warns.
 BLOCKING = frozenset({CHANGE_KEYS, CHANGE_ORDER, LEDGER_RECONCILES})
+# The blocking checks of the contract suites; they run as SQL in the warehouse (pushdown.py).
+SUITE_BLOCKING = frozenset({CHANGE_KEYS, CHANGE_ORDER})
 
 DESCRIPTIONS = {
     CHANGE_KEYS: "Every change row has its key and change id; a change id names one key; a "
