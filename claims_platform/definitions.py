@@ -37,6 +37,18 @@ silver_keys_by_table = {
 # claim-line batch leaves the member, plan and provider dimensions alone, half of the dbt models.
 gold_reads = silver_read_by_gold()
 
+silver_assets = build_silver_assets(contracts)
+landing_encryption_check = build_landing_encryption_check(contracts)
+quality_checks = build_quality_checks(contracts, list(gold_dbt_models.keys))
+# A landing batch's run takes the checks gold waits for; those with an automation condition
+# (warn severity) run after it (quality/checks.AFTER_THE_BATCH).
+batch_checks = [
+    key
+    for checks in (silver_assets, gold_dbt_models, landing_encryption_check, *quality_checks)
+    for key in checks.check_keys
+    if checks.get_spec_for_check_key(key).automation_condition is None
+]
+
 all_asset_checks_job = dg.define_asset_job(
     "all_asset_checks",
     selection=dg.AssetSelection.all_asset_checks(),
@@ -45,11 +57,13 @@ all_asset_checks_job = dg.define_asset_job(
 
 gold_automation = dg.AutomationConditionSensorDefinition(
     "gold_automation",
-    target=dg.AssetSelection.all(),
+    target=dg.AssetSelection.all() | dg.AssetSelection.all_asset_checks(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     description="Builds gold models eagerly when silver changes outside a landing batch "
-    "(e.g. a manual silver run); landing batches build gold in their own run.",
+    "(e.g. a manual silver run); landing batches build gold in their own run. Runs the "
+    "warn-severity checks of an asset after it changed, in a run of their own, so gold never "
+    "waits for them.",
 )
 
 defs = dg.Definitions(
@@ -57,12 +71,12 @@ defs = dg.Definitions(
         *source_specs(contracts),
         build_bronze_assets(contracts),
         # Freshness SLAs of silver and gold (quality/freshness.py), shown in the UI.
-        *with_freshness_policies([build_silver_assets(contracts), gold_dbt_models]),
+        *with_freshness_policies([silver_assets, gold_dbt_models]),
         *exposure_specs(dbt_project.manifest_path, translator, dbt_project),
     ],
     asset_checks=[
-        build_landing_encryption_check(contracts),
-        *build_quality_checks(contracts, list(gold_dbt_models.keys)),
+        landing_encryption_check,
+        *quality_checks,
     ],
     jobs=[
         all_asset_checks_job,
@@ -80,6 +94,7 @@ defs = dg.Definitions(
             contracts,
             # a seed is rebuilt when its file changes (its code version is the file's checksum)
             code_versions=gold_dbt_models.code_versions_by_key,
+            batch_checks=batch_checks,
         ),
         gold_automation,
         branch_clones.branch_clone_sensor,

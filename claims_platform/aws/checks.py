@@ -12,6 +12,7 @@ import dagster as dg
 from claims_platform.bronze.assets import bronze_key
 from claims_platform.bronze.landing import LandedFile, S3Landing
 from claims_platform.contracts import TableContract, load_contracts
+from claims_platform.quality.checks import AFTER_THE_BATCH
 from claims_platform.resources import PlatformResource
 
 KMS_CHECK = "landing_objects_kms_encrypted"
@@ -36,6 +37,7 @@ def build_landing_encryption_check(
                 description="Every landed DMS object of the table is SSE-KMS encrypted at rest "
                 f"(newest {MAX_FILES_CHECKED} inspected); warns with the paths of those that "
                 "are not.",
+                automation_condition=AFTER_THE_BATCH,
             )
             for key in table_of
         ],

@@ -141,6 +141,7 @@ def build_landing_sensor(
     contracts: dict[str, TableContract] | None = None,
     *,
     code_versions: Mapping[dg.AssetKey, str | None] | None = None,
+    batch_checks: Sequence[dg.AssetCheckKey] | None = None,
     default_status: dg.DefaultSensorStatus = dg.DefaultSensorStatus.RUNNING,
     max_files_per_tick: int = MAX_FILES_PER_TICK,
 ) -> dg.SensorDefinition:
@@ -183,6 +184,12 @@ def build_landing_sensor(
         for t in tables:
             selection.extend(k for k in silver_keys_by_table[t] if k not in selection)
         selection.extend(gold_selection(gold_reads, selection, context.instance, code_versions))
+        # The checks gold waits for (blocking ones, dbt tests, the silver job's own); the others
+        # run after the batch, by automation (quality/checks.AFTER_THE_BATCH).
+        selected = set(selection)
+        checks = (
+            None if batch_checks is None else [k for k in batch_checks if k.asset_key in selected]
+        )
         run_key = hashlib.sha1("\n".join(sorted(f.path for f in taken)).encode()).hexdigest()
         cursor.advance(taken)
         return dg.SensorResult(
@@ -190,6 +197,7 @@ def build_landing_sensor(
                 dg.RunRequest(
                     run_key=run_key,
                     asset_selection=selection,
+                    asset_check_keys=checks,
                     tags={
                         TRIGGER_TAG: "landing_zone_sensor",
                         "claims/new_files": str(len(taken)),

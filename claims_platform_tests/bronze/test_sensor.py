@@ -95,7 +95,8 @@ def test_a_batch_selects_the_gold_that_reads_its_tables():
 def test_gold_left_behind_its_silver_is_selected_by_the_next_batch_whatever_its_tables():
     def built(*keys: dg.AssetKey) -> None:
         for key in keys:
-            instance.report_runless_asset_event(dg.AssetMaterialization(key))
+            before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        instance.report_runless_asset_event(dg.AssetMaterialization(key))
 
     silver = {k for keys in gold_reads.values() for k in keys}
     with project_instance() as instance:
@@ -126,9 +127,49 @@ def test_a_seed_is_built_when_new_and_again_when_its_file_changes():
     changed = {k for k in silver_keys_by_table["CLAIM_LINE"]}
     with project_instance() as instance:
         assert seed in gold_selection(gold_reads, changed, instance, versions)
+        before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
         instance.report_runless_asset_event(
             dg.AssetMaterialization(seed, tags={"dagster/code_version": versions[seed]})
         )
         assert seed not in gold_selection(gold_reads, changed, instance, versions)
         edited = {**versions, seed: "another checksum"}
         assert seed in gold_selection(gold_reads, changed, instance, edited)
+
+
+def test_a_batch_runs_the_checks_gold_waits_for_and_automation_runs_the_rest(platform_env):
+    """Gold waits for the blocking checks only: the landing run takes them (and the dbt tests,
+    and the silver job's own check), never a warn-severity check; once silver has changed, the
+    automation sensor requests the warn checks in a run of their own."""
+    _write(platform_env / "landing", "CLAIMS/CLAIM/2024/01/02/20240102-100000000.csv")
+    sensor = defs.resolve_sensor_def("landing_zone_sensor")
+    with project_instance() as instance:
+        tick = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+        (request,) = tick.run_requests
+        in_batch = {(k.asset_key.to_user_string(), k.name) for k in request.asset_check_keys}
+        assert {
+            ("silver/claim", "change_keys"),
+            ("silver/claim", "change_order"),
+            ("silver/claim", "ledger_reconciles"),
+            ("silver/claim", "no_quarantined_files"),
+        } <= in_batch
+        assert ("gold/fct_claim", "unique_fct_claim_claim_id") in in_batch
+        warn = {"contract_types", "contract_values", "payer_rules", "quarantined_files"}
+        warn |= {"rejects_by_rule", "reconciles_with_silver", "lag_behind_landing"}
+        assert not {name for _, name in in_batch} & warn
+        assert {k.asset_key for k in request.asset_check_keys} <= set(request.asset_selection)
+
+        before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(silver_keys_by_table["CLAIM"][0])
+        )
+        automation = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=before.cursor
+        )
+        requested = {
+            (r.key.asset_key.to_user_string(), r.key.name)
+            for r in automation.results
+            if isinstance(r.key, dg.AssetCheckKey) and r.true_subset.size
+        }
+        assert ("silver/claim", "contract_types") in requested
+        assert ("silver/claim", "payer_rules") in requested
+        assert not {name for _, name in requested} & {"change_keys", "change_order"}
