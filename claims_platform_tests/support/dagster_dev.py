@@ -19,6 +19,13 @@
   environment and escaped the group (the warm dbt server and its children): webserver, daemon,
   code servers, run workers, dbt, Java, none survives.
 
+`source="<git revision>"` runs a snapshot of that revision instead of the working tree
+(`git archive` into the root, byte-compiled, first on PYTHONPATH and the cwd of `dagster dev`):
+a run worker imports the code location afresh for every run, so under `dagster dev` on a working
+tree someone is editing, a run can import a half-edited module and fail. A measurement meant to
+describe one commit (benchmarks/latency.py `--source`) should not depend on that. The venv (and
+its editable install, which PYTHONPATH overrides) is the checkout's.
+
 Data lands through the project's simulator (`claims_platform.simulator.runner.Simulation`, the
 class `claims-platform simulate --follow` drives): `land_initial()` writes the full load and the
 first `days` days at once (what `--follow` writes before it starts waiting), each `land_next()`
@@ -190,6 +197,7 @@ class DagsterDev:
         port: int | None = None,
         venv_bin_on_path: bool | None = None,
         keep: bool = False,
+        source: str | None = None,
     ) -> None:
         # Short: the warm dbt server's Unix socket lives under TMPDIR (at most ~100 bytes).
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="cpdev-", dir="/tmp"))
@@ -202,6 +210,9 @@ class DagsterDev:
         self.warehouse = self.data / "warehouse.duckdb"
         self.lock_path = self.data / "warehouse.lock"  # environment.Settings.lock_path
         self.log_path = self.root / "dagster_dev.log"
+        # CLAIMS_DEV_HARNESS_SOURCE=<rev>: run a snapshot of that revision (tests too).
+        self.source = source or os.environ.get("CLAIMS_DEV_HARNESS_SOURCE") or None
+        self.repo = self.root / "src" if self.source else REPO_ROOT
         self.port = port or free_port()
         self.venv_bin_on_path = VENV_BIN_ON_PATH if venv_bin_on_path is None else venv_bin_on_path
         self.sim_options = dict(
@@ -234,6 +245,10 @@ class DagsterDev:
             TMPDIR=str(self.tmp),
             PYTHONUNBUFFERED="1",
         )
+        if self.source:
+            env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(self.repo), env.get("PYTHONPATH")) if p
+            )
         env[MARKER_VAR] = self.marker_id
         return env
 
@@ -241,7 +256,9 @@ class DagsterDev:
         """Start `dagster dev` and wait until both code locations are loaded (else raise)."""
         for d in (self.data, self.home, self.tmp):
             d.mkdir(parents=True, exist_ok=True)
-        shutil.copy(REPO_ROOT / "dagster.yaml", self.home / "dagster.yaml")
+        if self.source:
+            self._snapshot()
+        shutil.copy(self.repo / "dagster.yaml", self.home / "dagster.yaml")
         with self.log_path.open("w") as log:
             self.proc = subprocess.Popen(
                 [
@@ -254,7 +271,7 @@ class DagsterDev:
                     "-w",
                     "workspace.yaml",
                 ],
-                cwd=REPO_ROOT,
+                cwd=self.repo,
                 env=self.environ(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -267,6 +284,23 @@ class DagsterDev:
             self.stop()
             raise
         return self
+
+    def _snapshot(self) -> None:
+        """The files of revision `source` under root/src, byte-compiled (PYTHONDONTWRITEBYTECODE
+        is often set: without .pyc files every process would compile what it imports)."""
+        self.repo.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", self.source],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            check=True,
+        )
+        subprocess.run(["tar", "-x", "-C", str(self.repo)], input=archive.stdout, check=True)
+        subprocess.run(
+            [str(VENV_BIN / "python"), "-m", "compileall", "-q", "-j0", str(self.repo)],
+            capture_output=True,
+            check=False,
+        )
 
     def __enter__(self) -> DagsterDev:
         return self.start()
@@ -338,9 +372,11 @@ class DagsterDev:
         )
 
     def _daemon_running(self) -> bool:
-        return any(
-            "dagster-daemon" in " ".join(cmdline(pid))
-            for pid in descendants(self.proc.pid if self.proc else -1)
+        """The daemon's sensor and run-queue loops have reported since this start."""
+        beats = self.instance.get_daemon_heartbeats()
+        return all(
+            kind in beats and beats[kind].timestamp >= (self.started_at or 0)
+            for kind in ("SENSOR", "QUEUED_RUN_COORDINATOR")
         )
 
     def log_tail(self, chars: int = 4000) -> str:
@@ -496,6 +532,15 @@ class DagsterDev:
         finally:
             lock.release()
 
+    @contextlib.contextmanager
+    def writers_held_off(self, timeout: float = 120) -> Iterator[None]:
+        """Hold the writers' lock (waiting up to `timeout` for it): inside, the warehouse file
+        may be opened read-only by anything (read_gold, exactly_once_problems)."""
+        from filelock import FileLock
+
+        with FileLock(str(self.lock_path), timeout=timeout):
+            yield
+
     def visible(self, landed: Landed) -> bool:
         """Whether every marker of `landed` is in gold (False while the warehouse is busy)."""
         if not landed.markers:
@@ -611,17 +656,27 @@ class DagsterDev:
         batch_ids = {
             b for p, b, _s in self.ledger() if p in paths or any(p.endswith("/" + f) for f in paths)
         }
-        runs = []
+        runs, others = [], []
+        until = landed.visible_at or time.time()
         for record in self.runs(since=landed.landed_at - 5):
+            if record.create_timestamp.timestamp() > until:
+                continue
             events = self.events(record.dagster_run.run_id)
             ids = {
                 str(_metadata_value(e, "batch_id"))
                 for e in events
                 if e.dagster_event_type.value == "ASSET_MATERIALIZATION"
             }
-            if ids & batch_ids:
-                runs.append(describe_run(record, events, landed))
-        return {"batch_ids": sorted(batch_ids), "runs": runs}
+            described = describe_run(record, events, landed)
+            (runs if ids & batch_ids else others).append(described)
+        landing_runs = [r for r in runs + others if r["tags"].get(LANDING_TAG[0]) == LANDING_TAG[1]]
+        first = min((r["created"] for r in landing_runs), default=None)
+        return {
+            "batch_ids": sorted(batch_ids),
+            "runs": runs,  # the runs that committed the landed files
+            "other_runs": others,  # runs created meanwhile that did not (failed, automation)
+            "sensor_wait": None if first is None else first - landed.landed_at,
+        }
 
 
 class WarehouseBusy(Exception):
@@ -637,14 +692,17 @@ def _metadata_value(event: Any, name: str) -> Any:
 def describe_run(record: Any, events: list[Any], landed: Landed | None = None) -> dict[str, Any]:
     """One run's timeline: created, RUN_START, each step's start/end, the checks evaluated,
     and the segments a latency report needs (epoch seconds and durations)."""
+    from dagster import DagsterEventType as T
+
     run = record.dagster_run
     created = record.create_timestamp.timestamp()
-    started = next((e.timestamp for e in events if e.dagster_event_type.value == "RUN_START"), None)
+    started = next((e.timestamp for e in events if e.dagster_event_type == T.RUN_START), None)
+    starting = next((e.timestamp for e in events if e.dagster_event_type == T.RUN_STARTING), None)
     ended = next(
         (
             e.timestamp
             for e in events
-            if e.dagster_event_type.value in ("RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED")
+            if e.dagster_event_type in (T.RUN_SUCCESS, T.RUN_FAILURE, T.RUN_CANCELED)
         ),
         None,
     )
@@ -676,14 +734,18 @@ def describe_run(record: Any, events: list[Any], landed: Landed | None = None) -
         "status": run.status.value,
         "tags": dict(run.tags),
         "created": created,
-        "run_start": started,
+        "run_starting": starting,  # dequeued: the launcher starts the run worker
+        "run_start": started,  # the run worker has loaded the code and starts executing
         "run_end": ended,
+        "retry_of": run.tags.get("dagster/parent_run_id"),
         "steps": steps,
         "checks": checks,
     }
     if landed is not None:
         out["sensor_wait"] = created - landed.landed_at
         out["queue_launch"] = (started - created) if started else None
+        out["queue"] = (starting - created) if starting else None
+        out["launch"] = (started - starting) if started and starting else None
         gold_ends = [s["end"] for k, s in steps.items() if k.startswith("gold") and "end" in s]
         if gold_ends and landed.visible_at:
             out["tail"] = landed.visible_at - max(gold_ends)
