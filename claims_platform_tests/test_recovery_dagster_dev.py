@@ -52,6 +52,10 @@ def _wait_silver_started(dev: DagsterDev, run_id: str, timeout: float) -> float:
     raise AssertionError(f"{run_id}: silver step did not start within {timeout:.0f}s")
 
 
+def _rel(t: float | None, t0: float) -> str:
+    return "      -" if t is None else f"{t - t0:+6.1f}s"
+
+
 @pytest.mark.timeout(600)
 def test_dagster_dev_recovers_from_a_killed_run_worker() -> None:
     dev = DagsterDev(members=60, days=3, history_days=30)
@@ -81,9 +85,8 @@ def test_dagster_dev_recovers_from_a_killed_run_worker() -> None:
             describe_run(r, dev.events(r.dagster_run.run_id)) for r in dev.runs(killed_at - 120)
         ]
         summary = "\n".join(
-            f"  run {r['run_id'][:8]} {r['status']:<9} created +{r['created'] - killed_at:6.1f}s"
-            f" start +{(r['run_start'] or killed_at) - killed_at:6.1f}s"
-            f" end +{(r['run_end'] or killed_at) - killed_at:6.1f}s"
+            f"  run {r['run_id'][:8]} {r['status']:<9} created {_rel(r['created'], killed_at)}"
+            f" start {_rel(r['run_start'], killed_at)} end {_rel(r['run_end'], killed_at)}"
             f" {r['tags'].get(LANDING_TAG[0], r['tags'].get('dagster/sensor_name', ''))}"
             + (f" retry of {r['retry_of'][:8]}" if r["retry_of"] else "")
             for r in runs

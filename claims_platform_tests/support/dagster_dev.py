@@ -58,7 +58,7 @@ yet" and tries again) and holds it for the few milliseconds of one query.
 (`DagsterInstance.from_config(DAGSTER_HOME)`): run records, step start/success/failure times,
 asset check evaluations. `run_worker_pids(run_id)` finds the run worker under the `dagster dev`
 process tree: `dagster dev` launches runs with the DefaultRunLauncher through the code server, which
-starts `python -m dagster api execute_run <json naming the run>`.
+starts with multiprocessing's spawn (see `run_worker_pids`).
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -614,16 +615,30 @@ class DagsterDev:
                 return e.timestamp
         return None
 
-    def run_worker_pids(self, run_id: str | None = None) -> list[int]:
-        """Run worker processes under `dagster dev` (for `run_id`, if given): the
-        `dagster api execute_run` processes the code server starts."""
+    def run_worker_pids(self, run_id: str) -> list[int]:
+        """The run worker of `run_id` under `dagster dev`. Dagster 1.13's DefaultRunLauncher has
+        the code server (`dagster api grpc`) start it with multiprocessing's spawn
+        (`python -c 'from multiprocessing.spawn import spawn_main; …' --multiprocessing-fork`,
+        no run id on its command line); the run's event log names its pid ("Executing steps in
+        process (pid: N)"), and its compute-log `tail -F` children name the run. Older launches
+        (`dagster api execute_run <json naming the run>`) are recognised too."""
         if self.proc is None:
             return []
-        found = []
-        for pid in descendants(self.proc.pid):
-            args = " ".join(cmdline(pid))
-            if RUN_WORKER_MARK in args and (run_id is None or run_id in args):
-                found.append(pid)
+        tree = set(descendants(self.proc.pid))
+        pids = set()
+        for entry in self.logs(run_id):
+            for match in re.finditer(r"\(pid: (\d+)\)", entry.user_message or ""):
+                pids.add(int(match.group(1)))
+        found = [p for p in pids if p in tree]
+        if not found:
+            for pid in tree:
+                args = " ".join(cmdline(pid))
+                launched = RUN_WORKER_MARK in args and run_id in args
+                spawned = "multiprocessing.spawn" in args and any(
+                    run_id in " ".join(cmdline(c)) for c in descendants(pid)
+                )
+                if launched or spawned:
+                    found.append(pid)
         # Only the outermost worker process of each run (a worker's own children are excluded).
         return [p for p in found if not any(p in descendants(q) for q in found if q != p)]
 
