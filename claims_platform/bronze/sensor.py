@@ -153,7 +153,7 @@ def build_landing_sensor(
         "in the same run the gold models that read those tables (and any gold a failed run left "
         "behind its silver), so each batch ends with gold up to date and rebuilds no model the "
         "batch cannot change.",
-        minimum_interval_seconds=15,
+        minimum_interval_seconds=5,
         default_status=default_status,
         asset_selection=dg.AssetSelection.assets(
             *(bronze_key(c) for c in contracts.values()),
