@@ -26,12 +26,17 @@ The client stays the process its caller manages (dagster-dbt, a test, a shell):
 
 No server yet (the first command after a boot, an upgrade, or 15 idle minutes): the client starts
 one in the background and runs this command with the plain `dbt` beside the interpreter, so a
-command never waits for the server to warm up. Anywhere else (branch, prod: a fresh container per
-run, where a server would only add its own start) `claims-dbt` is the plain `dbt`.
+command never waits for the server to warm up. A server lives no longer than its owner: the
+`dagster dev` the command that started it runs under, else that command's session (terminal, CI
+job); it checks every second and stops when the owner is gone (`session_owner`). Only on Linux
+and locally: elsewhere (macOS, where a fork of a process that loaded system frameworks is not
+safe; branch, prod: a fresh container per run, where a server would only add its own start)
+`claims-dbt` is the plain `dbt`.
 
 The socket lives in a directory only this user can open (mode 0700, checked on every use), named
-after the interpreter and the installed dbt-core, dbt-duckdb and this file, so an upgrade or an
-edit of this file starts a new server rather than reusing a stale one. The server writes a line
+after the interpreter, every installed distribution with its version and this file, so any
+install or upgrade (dbt-core, an adapter, duckdb, dbt-adapters…) or an edit of this file starts a
+new server rather than reusing a stale one. The server writes a line
 per command (sub-command, exit status, seconds, peak memory; never arguments or environment) to
 `<socket>.log` beside the socket. With CLAIMS_DBT_USAGE_FILE set, the client writes the dbt
 child's peak RSS there (benchmarks/incremental_cost.py: the child is not the caller's).
@@ -43,7 +48,6 @@ import contextlib
 import fcntl
 import gc
 import hashlib
-import importlib.metadata
 import json
 import os
 import select
@@ -52,6 +56,7 @@ import socket
 import stat
 import struct
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
@@ -72,10 +77,12 @@ def plain_dbt() -> str:
 
 
 def warm_enabled() -> bool:
-    """Warm dbt runs locally on POSIX only (see the module docstring for why not elsewhere)."""
+    """Warm dbt runs locally on Linux only. Elsewhere a fork without exec of a process that
+    loaded dbt is not safe (macOS: system frameworks refuse to run in a forked child, and
+    Python's own default there is spawn), and the server's owner check reads /proc."""
     from claims_platform.environment import ConfigurationError, get_env
 
-    if os.name != "posix" or not hasattr(socket, "AF_UNIX"):
+    if not sys.platform.startswith("linux") or not hasattr(socket, "AF_UNIX"):
         return False
     try:
         return get_env() == "local"
@@ -93,13 +100,67 @@ def socket_path() -> Path:
     identity = [
         os.path.realpath(sys.executable),
         sys.prefix,
-        importlib.metadata.version("dbt-core"),
-        importlib.metadata.version("dbt-duckdb"),
+        *installed_distributions(),
         str(here.stat().st_mtime_ns),
         str(here.stat().st_size),
     ]
     digest = hashlib.sha256("\0".join(identity).encode()).hexdigest()[:16]
     return socket_dir() / f"{digest}.sock"
+
+
+def installed_distributions() -> list[str]:
+    """Every distribution installed in this environment, with its version (the names of its
+    `*.dist-info` folders): any install, upgrade or removal — dbt-core, an adapter, duckdb,
+    dbt-adapters, anything a warm dbt has loaded — names another server. A directory listing,
+    not `importlib.metadata`, which would cost a command tens of milliseconds."""
+    names: set[str] = set()
+    for key in ("purelib", "platlib"):
+        with contextlib.suppress(OSError):
+            names.update(
+                n for n in os.listdir(sysconfig.get_paths()[key]) if n.endswith(".dist-info")
+            )
+    return sorted(names)
+
+
+def session_owner(pid: int | None = None) -> int:
+    """The process a server started for this command lives no longer than: the `dagster dev`
+    this command runs under, else the leader of its session (the terminal or CI job that ran
+    it). Read from /proc; the server stops when that process is gone."""
+    pid = os.getppid() if pid is None else pid
+    while pid > 1:
+        args = _cmdline(pid)
+        names = [os.path.basename(a) for a in args]
+        if "dagster" in names and "dev" in args[names.index("dagster") + 1 :][:1]:
+            return pid
+        pid = _parent(pid)
+    return os.getsid(0)
+
+
+def _cmdline(pid: int) -> list[str]:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [a.decode(errors="replace") for a in raw.split(b"\0") if a]
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (which may hold spaces): field 4 is index 1."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def _parent(pid: int) -> int:
+    fields = _stat_fields(pid)
+    return int(fields[1]) if fields else 0
+
+
+def process_identity(pid: int) -> str:
+    """`pid:start time`: a pid the kernel reuses for another process names another identity."""
+    fields = _stat_fields(pid)
+    return f"{pid}:{fields[19]}" if fields else ""
 
 
 def _private_dir(path: Path) -> bool:
@@ -128,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                 if status is not None:
                     return status
                 if _may_start_server(path):
-                    _start_server(path)
+                    _start_server(path, session_owner())
     os.execv(plain_dbt(), [plain_dbt(), *args])
     return 127  # not reached
 
@@ -207,9 +268,11 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-def _start_server(path: Path) -> None:
+def _start_server(path: Path, owner: int) -> None:
     """Start a server for `path` in the background, detached from this process and its session
-    (double fork), so that a caller killing this command's process tree does not kill it."""
+    (double fork), so that a caller killing this command's process tree does not kill it; it
+    stops when `owner` (session_owner) is gone."""
+    owner_identity = process_identity(owner)
     log = path.with_suffix(".log")
     pid = os.fork()
     if pid:
@@ -225,13 +288,16 @@ def _start_server(path: Path) -> None:
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.chdir("/")
-        os.execv(sys.executable, [sys.executable, "-m", __name__, "serve", str(path)])
+        os.execv(
+            sys.executable, [sys.executable, "-m", __name__, "serve", str(path), owner_identity]
+        )
     finally:
         os._exit(127)
 
 
-def start_server(wait: float = 60.0) -> Path:
-    """Start the server if none runs and wait until it answers (benchmarks, tests)."""
+def start_server(wait: float = 60.0, owner: int | None = None) -> Path:
+    """Start the server if none runs and wait until it answers (benchmarks, tests); it stops
+    when `owner` (default: session_owner of this process) is gone."""
     path = socket_path()
     if not _private_dir(socket_dir()):
         raise RuntimeError(f"{socket_dir()} is not a private directory of this user")
@@ -243,7 +309,7 @@ def start_server(wait: float = 60.0) -> Path:
             sock.close()
             return path
         if not started:
-            _start_server(path)
+            _start_server(path, session_owner(os.getpid()) if owner is None else owner)
             started = True
         time.sleep(0.1)
     raise TimeoutError(f"no warm dbt server at {path} after {wait:.0f}s; see {path}.log")
@@ -340,8 +406,9 @@ def _os_threads() -> int:
         return threading.active_count()
 
 
-def serve(path: Path) -> int:
-    """Run the server on `path` until idle for IDLE_SECONDS or asked to stop."""
+def serve(path: Path, owner: str = "") -> int:
+    """Run the server on `path` until idle for IDLE_SECONDS, asked to stop, or its owner
+    (`process_identity` of session_owner) is gone."""
     lock = open(path.with_suffix(".lock"), "w")  # noqa: SIM115 (held for the server's life)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -372,6 +439,7 @@ def serve(path: Path) -> int:
     children: dict[int, tuple[socket.socket, float, str]] = {}
     last_activity = time.monotonic()
     stop_requested: list[int] = []
+    owner_checked = 0.0
     signal.signal(signal.SIGTERM, lambda signum, _frame: stop_requested.append(signum))
 
     def stop_listening() -> None:
@@ -409,6 +477,12 @@ def serve(path: Path) -> int:
                 f" {time.monotonic() - started:.1f}s, peak RSS {usage.ru_maxrss // 1024} MB"
             )
         idle = not children and time.monotonic() - last_activity > IDLE_SECONDS
+        if owner and not stop_requested and time.monotonic() - owner_checked > 1.0:
+            owner_checked = time.monotonic()
+            if process_identity(int(owner.partition(":")[0])) != owner:
+                _log("owner process gone; stopping")
+                stop_requested.append(0)
+                stop_listening()
         if (stop_requested or idle) and not children:
             break
     stop_listening()
@@ -541,7 +615,7 @@ def _child(conn: socket.socket, fds: list[int], request: dict) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve"]:
-        sys.exit(serve(Path(sys.argv[2])))
+        sys.exit(serve(Path(sys.argv[2]), (sys.argv[3:4] or [""])[0]))
     if sys.argv[1:2] == ["stop"]:
         stop_server()
         sys.exit(0)

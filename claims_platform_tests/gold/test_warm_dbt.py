@@ -38,12 +38,13 @@ class Server:
     def env(self, **extra: str) -> dict[str, str]:
         return {**environ_without_settings(), "TMPDIR": str(self.tmp), **extra}
 
-    def start(self) -> None:
+    def start(self, owner: int | None = None) -> None:
         subprocess.run(
             [
                 sys.executable,
                 "-c",
-                "from claims_platform.gold.warm_dbt import start_server;start_server(wait=120)",
+                "from claims_platform.gold.warm_dbt import start_server;"
+                f"start_server(wait=120, owner={owner})",
             ],
             env=self.env(),
             check=True,
@@ -282,3 +283,62 @@ def _assert_no_children(server: Server, timeout: float = 10) -> None:
     while server.children():
         assert time.monotonic() < deadline, f"dbt still runs: {server.children()}\n{server.log()}"
         time.sleep(0.05)
+
+
+def test_a_server_stops_when_the_process_it_serves_is_gone():
+    """A server lives no longer than its owner: the `dagster dev` it serves (else the session
+    that started it). Here the owner is a stand-in process, killed while the server idles."""
+    owner = subprocess.Popen(["sleep", "600"])
+    fresh = Server()
+    try:
+        fresh.start(owner=owner.pid)
+        assert fresh.path.exists()
+        owner.kill()
+        owner.wait()
+        deadline = time.monotonic() + 30
+        while " stopped" not in fresh.log():
+            assert time.monotonic() < deadline, fresh.log()
+            time.sleep(0.1)
+        assert "owner process gone" in fresh.log() and not fresh.path.exists()
+    finally:
+        owner.kill()
+        fresh.stop()
+
+
+def test_the_owner_is_the_dagster_dev_above_the_command(tmp_path):
+    """Found through the process tree: `python …/dagster dev` (here a stand-in script of that
+    name) above the command, however many levels up."""
+    stand_in = tmp_path / "dagster"
+    stand_in.write_text(
+        "import os, subprocess, sys\n"
+        "probe = 'from claims_platform.gold.warm_dbt import session_owner; print(session_owner())'\n"
+        "shell = subprocess.run(['sh', '-c', f'{sys.executable} -c \"{probe}\"'],\n"
+        "                       capture_output=True, text=True, check=True)\n"
+        "print(os.getpid(), shell.stdout.strip())\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(stand_in), "dev"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    dagster_dev, owner = proc.stdout.split()
+    assert owner == dagster_dev
+
+
+def test_another_installed_package_names_another_server(monkeypatch):
+    """An upgrade of anything installed (duckdb, dbt-adapters, …) starts a fresh server instead
+    of reusing one that loaded the old code."""
+    before = warm_dbt.socket_path()
+    installed = warm_dbt.installed_distributions()
+    assert any(n.startswith("duckdb-") for n in installed), installed
+    upgraded = [n for n in installed if not n.startswith("dbt_adapters-")] + [
+        "dbt_adapters-99.0.0.dist-info"
+    ]
+    monkeypatch.setattr(warm_dbt, "installed_distributions", lambda: upgraded)
+    assert warm_dbt.socket_path() != before
+
+
+def test_warm_dbt_is_linux_only(monkeypatch):
+    monkeypatch.setenv("CLAIMS_ENV", "local")
+    assert warm_dbt.warm_enabled()
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert not warm_dbt.warm_enabled()
