@@ -29,12 +29,27 @@ def prepare_if_dev(project: DbtProject) -> None:
         return
     manifest = project.manifest_path
     asked_at = manifest.stat().st_mtime if manifest.exists() else 0.0
+    # Every process of `dagster dev` loads this module: both code servers, and every run worker
+    # (each run is a new process). A parse there cost each landing run seconds before its first
+    # step; the manifest is current unless a project file changed after it was written.
+    if asked_at and asked_at >= _newest_project_file(project.project_dir):
+        return
     with FileLock(manifest.with_suffix(".parse-lock"), timeout=300):
         if manifest.exists() and manifest.stat().st_mtime > asked_at:
             return
         DbtCliResource(project_dir=project, dbt_executable=plain_dbt()).cli(
             ["parse", "--quiet"], target_path=project.target_path
         ).wait()
+
+
+def _newest_project_file(project_dir: Path) -> float:
+    """Modification time of the newest file dbt parses (models, macros, seeds, tests, YAML)."""
+    skip = {"target", "logs", "dbt_packages"}
+    newest = 0.0
+    for path in project_dir.rglob("*"):
+        if path.is_file() and not skip.intersection(path.relative_to(project_dir).parts):
+            newest = max(newest, path.stat().st_mtime)
+    return newest
 
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)

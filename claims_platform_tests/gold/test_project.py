@@ -30,20 +30,33 @@ def test_dagster_dev_parses_the_project_without_dbt_on_path(tmp_path):
         PYTHONPATH=str(checkout),
         CLAIMS_DATA_DIR=str(tmp_path / "data"),
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            "import claims_platform.definitions as d, claims_platform.gold.project as p; "
-            "print(p.dbt_project.manifest_path)",
-        ],
-        cwd=checkout,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    def load() -> str:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import claims_platform.definitions as d, claims_platform.gold.project as p; "
+                "print(p.dbt_project.manifest_path)",
+            ],
+            cwd=checkout,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return proc.stdout.strip()
+
     manifest = checkout / "dbt" / "target" / "manifest.json"
-    assert proc.stdout.strip() == str(manifest), "the copy was loaded, not the checkout"
+    assert load() == str(manifest), "the copy was loaded, not the checkout"
     assert manifest.exists(), "the project was parsed, as under dagster dev"
+    # Every run worker of dagster dev loads the module too: no parse while the manifest is newer
+    # than every project file, a parse once one changed.
+    parsed_at = manifest.stat().st_mtime_ns
+    load()
+    assert manifest.stat().st_mtime_ns == parsed_at, "parsed again with nothing changed"
+    model = next((checkout / "dbt" / "models").rglob("*.sql"))
+    os.utime(model)
+    load()
+    assert manifest.stat().st_mtime_ns > parsed_at, "a changed model is parsed again"
