@@ -26,6 +26,7 @@ def platform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # that run the real pipeline (marked slow); then the rest, in collection order.
 _LONGEST_FIRST = (
     "test_faults.py::test_sigkill",
+    "test_recovery_dagster_dev.py",
     "test_properties.py",
     "aws/test_pipeline_s3.py",
 )
