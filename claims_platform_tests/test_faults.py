@@ -16,16 +16,25 @@ the same `commit_batch` under the same lock on a batch the real job finished (a 
 while the real run is killed at every other point. The next run starts while the previous one
 holds the warehouse lock, so start-ups overlap work; the lock still orders the runs, and a run
 only starts early where the order of lock holders is fixed.
+
+The runs use the project's own `dagster.yaml` (support/instance.py): none of the killed runs is
+ever marked finished (no daemon runs headless), and still each next run starts at once; a run
+that waits for a live writer waits asleep and stops on SIGTERM (step 8).
 """
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from claims_platform.gold.dbt_resource import bundled_dbt_executable
+from claims_platform.silver.commit import warehouse_lock
 from claims_platform.silver.schema import REJECTS_TABLE, all_silver_tables
 from claims_platform.simulator import Simulation
 from claims_platform_tests.support.crash import (
@@ -264,7 +273,28 @@ def test_sigkill_anywhere_then_run_again_loses_nothing_and_doubles_nothing(runs:
     assert assert_clean(runs.start("again")) == [LISTED, DBT_START, DBT_DONE]
     assert warehouse_state(warehouse) == state
 
+    # 8. The instance is the project's (pools, run monitoring): every SIGKILLed run is still
+    #    STARTED there, as it died, holding nothing: no run after it ever waited for a dead
+    #    run's claim. A run that waits for a live writer (here the test holds the warehouse)
+    #    waits asleep and stops on SIGTERM before it lists anything.
+    killed = sum(1 for r in runs.runs if r.proc.returncode == SIGKILLED)
+    with dg.DagsterInstance.from_config(str(runs.home)) as instance:
+        started = instance.get_run_records(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+    assert len(started) == killed > 0, (len(started), killed)
+    with warehouse_lock(runs.data / "warehouse.lock"):
+        waiter = runs.start("waiter")
+        idle_after_s = wait_until_idle(waiter.proc.pid)
+        assert waiter.poll() is None and waiter.checkpoints() == [], waiter.describe()
+        waiter.proc.send_signal(signal.SIGTERM)
+        terminated = time.monotonic()
+        rc = waiter.wait(timeout=60)
+        stop_s = time.monotonic() - terminated
+    assert rc != 0 and waiter.checkpoints() == [], waiter.describe()
+    assert stop_s < 30, f"the waiting run took {stop_s:.0f}s to stop on SIGTERM"
+
     print(
+        f"a waiting run was idle {idle_after_s:.0f}s after its start and stopped "
+        f"{stop_s:.1f}s after SIGTERM; "
         f"{len(kill_points)} kill points of the headless run: {sorted(kill_points)}; "
         f"{len(commit_points - kill_points)} more in a committing process: "
         f"{sorted(commit_points - kill_points)}"
@@ -285,3 +315,21 @@ def assert_one_loads_one_waits(a: HeadlessRun, b: HeadlessRun) -> None:
     assert waiter.seen_at[LISTED] >= loader.seen_at[COMMITTED], (
         "the waiter listed before the commit"
     )
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_until_idle(pid: int, timeout: float = 120, window: float = 3.0) -> float:
+    """Seconds until the process used under 10 % of a core over `window` seconds; a process
+    that spins while it waits never gets there."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        before = cpu_seconds(pid)
+        time.sleep(window)
+        if cpu_seconds(pid) - before < 0.1 * window:
+            return time.monotonic() - start
+    raise AssertionError(f"process {pid} still busy after {timeout:.0f}s: it spins while waiting")
