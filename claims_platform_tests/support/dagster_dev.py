@@ -19,8 +19,10 @@
   environment and escaped the group (the warm dbt server and its children): webserver, daemon,
   code servers, run workers, dbt, Java, none survives.
 
-`source="<git revision>"` runs a snapshot of that revision instead of the working tree
-(`git archive` into the root, byte-compiled, first on PYTHONPATH and the cwd of `dagster dev`):
+`dagster dev` runs a copy of the working tree (default) or, with `source="<git revision>"`, a
+snapshot of that revision (`git archive`), under the root, byte-compiled, first on PYTHONPATH and
+the cwd of `dagster dev`. Never the checkout itself: `dagster dev` may parse the dbt project and
+write its manifest, which other tests read meanwhile; and
 a run worker imports the code location afresh for every run, so under `dagster dev` on a working
 tree someone is editing, a run can import a half-edited module and fail. A measurement meant to
 describe one commit (benchmarks/latency.py `--source`) should not depend on that. The venv (and
@@ -91,6 +93,8 @@ MARKER_VAR = "CLAIMS_DEV_HARNESS_ID"
 
 RUN_WORKER_MARK = "execute_run"  # `dagster api execute_run …` (also `execute_step` for steps)
 LANDING_TAG = ("claims/trigger", "landing_zone_sensor")
+
+WORKING_TREE = "working-tree"
 
 # Gold tables probed for a batch's markers: source table → (gold table, key columns).
 MARKER_TABLES = {
@@ -212,8 +216,11 @@ class DagsterDev:
         self.lock_path = self.data / "warehouse.lock"  # environment.Settings.lock_path
         self.log_path = self.root / "dagster_dev.log"
         # CLAIMS_DEV_HARNESS_SOURCE=<rev>: run a snapshot of that revision (tests too).
-        self.source = source or os.environ.get("CLAIMS_DEV_HARNESS_SOURCE") or None
-        self.repo = self.root / "src" if self.source else REPO_ROOT
+        # Default: a copy of the working tree. `dagster dev` parses the dbt project when a file
+        # is newer than the manifest and writes the manifest where it runs: in the checkout,
+        # that rewrote the manifest other tests were reading.
+        self.source = source or os.environ.get("CLAIMS_DEV_HARNESS_SOURCE") or WORKING_TREE
+        self.repo = self.root / "src"
         self.port = port or free_port()
         self.venv_bin_on_path = VENV_BIN_ON_PATH if venv_bin_on_path is None else venv_bin_on_path
         self.sim_options = dict(
@@ -287,9 +294,24 @@ class DagsterDev:
         return self
 
     def _snapshot(self) -> None:
-        """The files of revision `source` under root/src, byte-compiled (PYTHONDONTWRITEBYTECODE
-        is often set: without .pyc files every process would compile what it imports)."""
+        """The files of revision `source` (or of the working tree) under root/src, byte-compiled
+        (PYTHONDONTWRITEBYTECODE is often set: without .pyc files every process would compile
+        what it imports)."""
         self.repo.mkdir(parents=True, exist_ok=True)
+        if self.source == WORKING_TREE:
+            for name in ("claims_platform", "dbt"):
+                # copy2 keeps modification times: the copied manifest stays current.
+                shutil.copytree(
+                    REPO_ROOT / name,
+                    self.repo / name,
+                    ignore=shutil.ignore_patterns(
+                        "logs", "dbt_packages", "__pycache__", "compiled", "run"
+                    ),
+                )
+            for name in ("workspace.yaml", "dagster.yaml"):
+                shutil.copy2(REPO_ROOT / name, self.repo / name)
+            self._compile()
+            return
         archive = subprocess.run(
             ["git", "archive", "--format=tar", self.source],
             cwd=REPO_ROOT,
@@ -297,6 +319,9 @@ class DagsterDev:
             check=True,
         )
         subprocess.run(["tar", "-x", "-C", str(self.repo)], input=archive.stdout, check=True)
+        self._compile()
+
+    def _compile(self) -> None:
         subprocess.run(
             [str(VENV_BIN / "python"), "-m", "compileall", "-q", "-j0", str(self.repo)],
             capture_output=True,
