@@ -157,7 +157,7 @@ def wait_until(run: HeadlessRun, checkpoint: str, timeout: float = 600) -> bool:
 
 
 def descendants(root: int) -> list[int]:
-    """Every live descendant of `root` (Linux /proc)."""
+    """Every live descendant of `root`, parents before children (Linux /proc)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").glob("[0-9]*"):
         try:
@@ -170,7 +170,7 @@ def descendants(root: int) -> list[int]:
     found: list[int] = []
     todo = [root]
     while todo:
-        for child in children.get(todo.pop(), []):
+        for child in children.get(todo.pop(0), []):
             found.append(child)
             todo.append(child)
     return found

@@ -84,6 +84,7 @@ from pathlib import Path
 from typing import Any
 
 from claims_platform_tests.conftest import REPO_ROOT
+from claims_platform_tests.support.crash import descendants
 
 # Flip to True (or pass venv_bin_on_path=True) if `dagster dev` cannot load the code location
 # without the venv's bin on PATH (dagster-dbt looking for `dbt` on PATH): scripts/dev exports it.
@@ -134,25 +135,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def descendants(root: int) -> list[int]:
-    """Every live descendant of `root`, parents before children (Linux /proc)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rpartition(")")[2].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    found: list[int] = []
-    todo = [root]
-    while todo:
-        for child in children.get(todo.pop(0), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def cmdline(pid: int) -> list[str]:
