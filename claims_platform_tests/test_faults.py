@@ -24,7 +24,6 @@ that waits for a live writer waits asleep and stops on SIGTERM (step 8).
 
 from __future__ import annotations
 
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from claims_platform_tests.support.crash import (
     HeadlessRun,
     HeadlessRuns,
     commit_in_subprocess,
+    cpu_seconds,
     exactly_once_problems,
     finished_batch_dirs,
     kill_mid_child,
@@ -315,12 +315,6 @@ def assert_one_loads_one_waits(a: HeadlessRun, b: HeadlessRun) -> None:
     assert waiter.seen_at[LISTED] >= loader.seen_at[COMMITTED], (
         "the waiter listed before the commit"
     )
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_until_idle(pid: int, timeout: float = 120, window: float = 3.0) -> float:

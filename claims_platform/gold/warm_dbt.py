@@ -128,7 +128,7 @@ def session_owner(pid: int | None = None) -> int:
     it). Read from /proc; the server stops when that process is gone."""
     pid = os.getppid() if pid is None else pid
     while pid > 1:
-        args = _cmdline(pid)
+        args = cmdline(pid)
         names = [os.path.basename(a) for a in args]
         if "dagster" in names and "dev" in args[names.index("dagster") + 1 :][:1]:
             return pid
@@ -136,7 +136,8 @@ def session_owner(pid: int | None = None) -> int:
     return os.getsid(0)
 
 
-def _cmdline(pid: int) -> list[str]:
+def cmdline(pid: int) -> list[str]:
+    """A process's arguments (Linux /proc; empty once it is gone)."""
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:

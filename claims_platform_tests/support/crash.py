@@ -176,6 +176,15 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (None once gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def program_name(pid: int) -> str:
     """A short name for a process: `dbt`, `java`, `pyspark.daemon`, `tail`… ('' once gone)."""
     try:
