@@ -43,4 +43,7 @@ RUN useradd --create-home --uid 10001 dagster \
     && mkdir -p /tmp/claims \
     && chown -R dagster /tmp/claims /opt/dagster/app/dbt
 USER dagster
-ENV CLAIMS_DATA_DIR=/tmp/claims
+# CLAIMS_DEPLOYED_IMAGE: whatever CLAIMS_ENV says, a process in this image tokenizes SSNs only with
+# a secret key (environment.tokenization_key_refusal), never the public development one.
+ENV CLAIMS_DATA_DIR=/tmp/claims \
+    CLAIMS_DEPLOYED_IMAGE=1

@@ -6,13 +6,16 @@ Nothing here runs at import time; callers ask for settings when a run, sensor or
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from claims_platform.governance.tokenize import LOCAL_DEVELOPMENT_KEY
+from claims_platform.governance.tokenize import LOCAL_DEVELOPMENT_KEY, key_weakness
 
 Env = Literal["local", "branch", "prod"]
 _ENVS: tuple[Env, ...] = ("local", "branch", "prod")
@@ -96,13 +99,10 @@ def get_settings() -> Settings:
         landing = str(Path(landing).resolve())
     duckdb_path = Path(os.environ.get("CLAIMS_DUCKDB_PATH") or data_dir / "warehouse.duckdb")
     key = os.environ.get("CLAIMS_TOKENIZATION_KEY")
-    if not key:
-        if env != "local":
-            raise ConfigurationError(
-                "CLAIMS_TOKENIZATION_KEY is not set: outside local the SSN tokenization key "
-                "must come from a secret (set it in the deployment's environment variables)"
-            )
-        key = LOCAL_DEVELOPMENT_KEY
+    refusal = tokenization_key_refusal(key)
+    if refusal:
+        raise ConfigurationError(refusal)
+    key = key or LOCAL_DEVELOPMENT_KEY
     lake = os.environ.get("CLAIMS_LAKE_URI") or str(data_dir / "lake")
     if not lake.startswith("s3://"):
         lake = str(Path(lake).resolve())
@@ -135,6 +135,94 @@ def get_settings() -> Settings:
         glue_database=os.environ.get("CLAIMS_GLUE_DATABASE") or None,
         pull_request_id=pr_id,
     )
+
+
+# Set by what runs a deployed process, not by whoever writes its configuration: one of them
+# present means real data is near, whatever CLAIMS_ENV says.
+_RUNTIME_MARKERS = (
+    # Dagster+ (serverless, hybrid agents) in every code server and run worker
+    "DAGSTER_CLOUD_DEPLOYMENT_NAME",
+    "DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT",
+    # the ECS agent in every task container (the hybrid agent of dagster_cloud.yaml), Fargate,
+    # Lambda and other AWS runtimes
+    "ECS_CONTAINER_METADATA_URI_V4",
+    "ECS_CONTAINER_METADATA_URI",
+    "AWS_EXECUTION_ENV",
+    # the code-location image (Dockerfile)
+    "CLAIMS_DEPLOYED_IMAGE",
+)
+# Set only by a deployment's configuration: the production key's secret, the warehouse account.
+_CONFIGURATION_MARKERS = ("CLAIMS_TOKENIZATION_KEY_SECRET_ID", "SNOWFLAKE_ACCOUNT")
+# Every variable deployment_markers looks at (a test clears them to start from a laptop).
+DEPLOYMENT_MARKER_VARIABLES = (*_RUNTIME_MARKERS, *_CONFIGURATION_MARKERS)
+# AWS Glue starts the job script with its run id (silver/job.py); Glue cannot set variables.
+_GLUE_ARGUMENT = "--JOB_RUN_ID"
+
+
+def _s3_is_loopback_emulator(environ: Mapping[str, str]) -> bool:
+    """S3 requests go to a server on this machine (moto, LocalStack, MinIO): not AWS."""
+    from urllib.parse import urlsplit
+
+    endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL") or ""
+    host = urlsplit(endpoint.strip()).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def deployment_markers(
+    environ: Mapping[str, str] | None = None, argv: Sequence[str] | None = None
+) -> list[str]:
+    """What shows this process runs deployed (names only, never values): the runtime's own
+    variables, a deployment-only setting, Glue's run argument, or a landing zone or lake on AWS
+    S3 (an S3 on a loopback endpoint is an emulator: tests, local development)."""
+    environ = os.environ if environ is None else environ
+    argv = sys.argv if argv is None else argv
+    found = [v for v in DEPLOYMENT_MARKER_VARIABLES if environ.get(v, "").strip()]
+    if _GLUE_ARGUMENT in argv:
+        found.append(f"the Glue argument {_GLUE_ARGUMENT}")
+    if not _s3_is_loopback_emulator(environ):
+        found += [
+            f"{v} on S3"
+            for v in ("CLAIMS_LANDING_URI", "CLAIMS_LAKE_URI")
+            if environ.get(v, "").strip().startswith("s3://")
+        ]
+    return found
+
+
+def tokenization_key_refusal(key: str | None, argv: Sequence[str] | None = None) -> str | None:
+    """Why this process must not tokenize with `key` (one line, never the key), or None.
+
+    Locally any key will do, the public development key by default (the data is synthetic).
+    Outside local, and in a process that runs deployed although CLAIMS_ENV says `local` (a
+    mistake the environment variable alone cannot reveal), the key must be a secret: set, not the
+    development key, and at least 32 bytes. The silver job calls this too (on Glue, with its run
+    arguments), so no path tokenizes real SSNs with a key anyone can read in git.
+    """
+    env = get_env()
+    markers = deployment_markers(argv=argv)
+    if env == "local" and not markers:
+        return None
+    where = (
+        f"outside local (CLAIMS_ENV={env}),"
+        if env != "local"
+        else f"in a process that runs deployed ({', '.join(markers)}), whatever CLAIMS_ENV says,"
+    )
+    if not key:
+        return (
+            f"CLAIMS_TOKENIZATION_KEY is not set: {where} the SSN tokenization key must come "
+            "from a secret (set it in the deployment's environment variables)"
+        )
+    weakness = key_weakness(key)
+    if weakness:
+        return (
+            f"CLAIMS_TOKENIZATION_KEY {weakness}: {where} the SSN tokenization key must be a "
+            "secret of at least 32 random bytes (e.g. `openssl rand -hex 32`)"
+        )
+    return None
 
 
 def kms_key_id_from_env() -> str | None:

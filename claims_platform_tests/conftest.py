@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from claims_platform.environment import DEPLOYMENT_MARKER_VARIABLES
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
 
@@ -17,6 +19,9 @@ def platform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CLAIMS_DATA_DIR", str(data))
     monkeypatch.setenv("CLAIMS_ENV", "local")
     for var in ("CLAIMS_LANDING_URI", "CLAIMS_DUCKDB_PATH", "CLAIMS_TOKENIZATION_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    # A CI runner on ECS or a developer's Snowflake login must not make a test "deployed".
+    for var in DEPLOYMENT_MARKER_VARIABLES:
         monkeypatch.delenv(var, raising=False)
     return data
 

@@ -4,6 +4,8 @@ from claims_platform.environment import ConfigurationError, get_settings
 
 
 def test_s3_settings_come_from_the_environment_switch(platform_env, monkeypatch):
+    # A landing zone on AWS S3 is deployed data: a secret key (test_tokenization_key.py).
+    monkeypatch.setenv("CLAIMS_TOKENIZATION_KEY", "k" * 32)
     monkeypatch.setenv("CLAIMS_LANDING_URI", "s3://landing/dms")
     monkeypatch.setenv("CLAIMS_LAKE_URI", "s3://lake/claims")
     monkeypatch.setenv("CLAIMS_KMS_KEY_ID", "arn:aws:kms:us-east-1:123456789012:key/k1")

@@ -28,7 +28,7 @@ def branch_env(platform_env, monkeypatch):
     monkeypatch.setenv("DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT", "1")
     monkeypatch.setenv("DAGSTER_CLOUD_PULL_REQUEST_ID", "42")
     monkeypatch.setenv("SNOWFLAKE_DATABASE", "CLAIMS")
-    monkeypatch.setenv("CLAIMS_TOKENIZATION_KEY", "test-key")
+    monkeypatch.setenv("CLAIMS_TOKENIZATION_KEY", "test-key-" + "k" * 32)
     monkeypatch.setenv("CLAIMS_KMS_KEY_ID", "alias/claims-test")
     monkeypatch.setenv("SNOWFLAKE_ACCOUNT", "acme-test")
     monkeypatch.setenv("SNOWFLAKE_USER", "CLAIMS_CI")

@@ -79,7 +79,7 @@ def test_dbt_column_lineage_is_streamed_in_production_and_opt_in_locally(monkeyp
     monkeypatch.setenv(COLUMN_LINEAGE_ENV, "1")
     assert column_lineage_mode(get_settings()) == "after_build"
     monkeypatch.setenv("CLAIMS_ENV", "branch")
-    monkeypatch.setenv("CLAIMS_TOKENIZATION_KEY", "k")
+    monkeypatch.setenv("CLAIMS_TOKENIZATION_KEY", "k" * 32)
     monkeypatch.delenv(COLUMN_LINEAGE_ENV)
     assert column_lineage_mode(get_settings()) == "streamed"
     monkeypatch.setenv(COLUMN_LINEAGE_ENV, "0")
