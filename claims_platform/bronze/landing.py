@@ -6,7 +6,9 @@ Local runs use a directory; production uses `s3://bucket/prefix` behind the same
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -14,7 +16,17 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from claims_platform.aws.s3 import ObjectEncryption, object_encryption, split_s3_uri
-from claims_platform.dms.files import DmsFile, parse_path
+from claims_platform.dms.files import (
+    SCHEMA,
+    DmsFile,
+    canonical_path,
+    noncanonical_dms_path,
+    parse_path,
+)
+
+# Folders under the schema: <TABLE>/[YYYY/MM/DD/]; deeper ones are never DMS files.
+_MAX_DEPTH = 6
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -22,6 +34,9 @@ class LandedFile:
     file: DmsFile
     size_bytes: int
     modified_at: dt.datetime  # naive UTC
+    # Why the platform must not read it (not a regular file, an S3 key no path can name): the
+    # silver step records it quarantined with this reason instead of reading it.
+    problem: str | None = None
 
     @property
     def path(self) -> str:
@@ -39,6 +54,30 @@ class Landing(Protocol):
         """The bytes of a landed file, by its path relative to the landing root."""
         ...
 
+    def checksum(self, path: str) -> str:
+        """SHA-256 (hex) of a landed file's bytes, read in chunks (files reach 1 GB)."""
+        ...
+
+
+def _not_regular(mode: int) -> str | None:
+    """The ledger reason for a landed entry that is not a regular file, or None for a file."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISLNK(mode):
+        kind = "a symbolic link"
+    elif stat.S_ISFIFO(mode):
+        kind = "a named pipe (FIFO)"
+    elif stat.S_ISDIR(mode):
+        kind = "a directory"
+    elif stat.S_ISSOCK(mode):
+        kind = "a socket"
+    else:
+        kind = "a device or other special file"
+    return (
+        f"not read: {kind}, not a regular file (only regular files under "
+        f"{SCHEMA}/<TABLE>/ are read)"
+    )
+
 
 class LocalLanding:
     """A directory laid out as DMS lays out its S3 target."""
@@ -48,27 +87,56 @@ class LocalLanding:
         self.uri = str(self.root)
 
     def list_files(self, since: dt.datetime | None = None) -> Iterator[LandedFile]:
+        """Entries named like DMS files under `CLAIMS/<TABLE>/[YYYY/MM/DD/]`, from `lstat`: a
+        symbolic link, FIFO, directory or device is listed with its `problem` and never opened
+        (opening a FIFO blocks until a writer comes). Other schemas' folders and symbolically
+        linked folders are not entered."""
         if not self.root.is_dir():
             return
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames.sort()
-            for name in sorted(filenames):
-                full = Path(dirpath, name)
-                rel = full.relative_to(self.root).as_posix()
-                dms_file = parse_path(rel)
-                if dms_file is None:
-                    continue
-                try:
-                    st = full.stat()
-                except FileNotFoundError:
-                    continue
-                modified = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).replace(tzinfo=None)
-                if since is not None and modified < since:
-                    continue
-                yield LandedFile(file=dms_file, size_bytes=st.st_size, modified_at=modified)
+        yield from self._walk(self.root, (), since)
+
+    def _walk(
+        self, folder: Path, parts: tuple[str, ...], since: dt.datetime | None
+    ) -> Iterator[LandedFile]:
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError:
+            return  # removed or unreadable meanwhile: nothing landed there to list
+        for entry in entries:
+            rel = (*parts, entry.name)
+            if not parts and entry.name != SCHEMA:
+                continue
+            dms_file = parse_path("/".join(rel))
+            try:
+                st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if dms_file is None:
+                if stat.S_ISDIR(st.st_mode) and len(rel) < _MAX_DEPTH:
+                    yield from self._walk(Path(entry.path), rel, since)
+                continue
+            modified = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).replace(tzinfo=None)
+            if since is not None and modified < since:
+                continue
+            yield LandedFile(
+                file=dms_file,
+                size_bytes=st.st_size,
+                modified_at=modified,
+                problem=_not_regular(st.st_mode),
+            )
 
     def read_bytes(self, path: str) -> bytes:
         return (self.root / path).read_bytes()
+
+    def checksum(self, path: str) -> str:
+        # O_NONBLOCK: an entry swapped for a FIFO after listing must not block the caller.
+        fd = os.open(self.root / path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            problem = _not_regular(os.fstat(fd).st_mode)
+            if problem:
+                raise OSError(f"{path}: {problem}")
+            return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 class S3Landing:
@@ -105,17 +173,33 @@ class S3Landing:
         )
         for obj in objects:
             rel = obj["Key"][len(self.prefix) :]
+            problem = None
             dms_file = parse_path(rel)
             if dms_file is None:
-                continue
+                dms_file = noncanonical_dms_path(rel)
+                if dms_file is None:
+                    continue
+                problem = (
+                    "not read: the S3 key is not canonical (an empty or '.' path segment, as "
+                    "in '//'), and a path joined from it names another key; copy the object to "
+                    f"{self.uri}/{canonical_path(rel)} to load it"
+                )
             yield LandedFile(
                 file=dms_file,
                 size_bytes=int(obj.get("Size", 0)),
                 modified_at=obj["LastModified"].astimezone(dt.UTC).replace(tzinfo=None),
+                problem=problem,
             )
 
     def read_bytes(self, path: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self.key(path))["Body"].read()
+
+    def checksum(self, path: str) -> str:
+        body = self.client.get_object(Bucket=self.bucket, Key=self.key(path))["Body"]
+        digest = hashlib.sha256()
+        for chunk in body.iter_chunks(_CHUNK):
+            digest.update(chunk)
+        return digest.hexdigest()
 
     def encryption(self, path: str) -> ObjectEncryption:
         return object_encryption(self.client, self.bucket, self.key(path))

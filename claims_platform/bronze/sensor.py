@@ -67,12 +67,14 @@ class LandingCursor:
         return self.watermark - LOOKBACK if self.watermark else None
 
     def new_files(self, listed: Iterable[LandedFile]) -> list[LandedFile]:
-        """Files not seen before, oldest first."""
+        """Files not seen before, oldest first; a path seen with another modification time is
+        new again (re-delivered in place: the silver step reads it, or records the change)."""
         floor = self.floor
         fresh = [
             f
             for f in listed
-            if f.path not in self.recent and (floor is None or f.modified_at >= floor)
+            if self.recent.get(f.path) != f.modified_at.isoformat()
+            and (floor is None or f.modified_at >= floor)
         ]
         return sorted(fresh, key=lambda f: (f.modified_at, f.path))
 
@@ -190,7 +192,13 @@ def build_landing_sensor(
         checks = (
             None if batch_checks is None else [k for k in batch_checks if k.asset_key in selected]
         )
-        run_key = hashlib.sha1("\n".join(sorted(f.path for f in taken)).encode()).hexdigest()
+        # Paths alone would name a re-delivery in place like the first delivery, and Dagster
+        # drops a run request whose key it has seen.
+        run_key = hashlib.sha1(
+            "\n".join(
+                sorted(f"{f.path} {f.modified_at.isoformat()} {f.size_bytes}" for f in taken)
+            ).encode()
+        ).hexdigest()
         cursor.advance(taken)
         return dg.SensorResult(
             run_requests=[

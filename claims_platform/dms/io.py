@@ -7,6 +7,8 @@ all a Glue executor has. Every object written to S3 is SSE-KMS encrypted with CL
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 
@@ -24,7 +26,13 @@ def read_bytes(uri: str) -> bytes:
 
         bucket, key = split_s3_uri(uri)
         return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
-    return Path(uri).read_bytes()
+    # O_NONBLOCK: a landed entry replaced by a FIFO after it was listed fails here instead of
+    # blocking a Spark task until some writer opens the pipe.
+    fd = os.open(uri, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"not a regular file: {uri}")
+        return f.read()
 
 
 def write_text(uri: str, text: str) -> None:

@@ -62,7 +62,11 @@ def _guarded(key: dg.AssetKey, name: str, fn, *args) -> dg.AssetCheckResult:
 
 
 def suite_check_names(suite: TableSuite) -> list[str]:
-    extra = [] if suite.is_child else [names.LEDGER_RECONCILES, names.QUARANTINED_FILES]
+    extra = (
+        []
+        if suite.is_child
+        else [names.LEDGER_RECONCILES, names.QUARANTINED_FILES, names.PROCESSED_FILES_UNCHANGED]
+    )
     return [*suite.checks, *extra]
 
 
@@ -139,6 +143,16 @@ def evaluate_silver_table(
     if names.QUARANTINED_FILES in wanted:
         results.append(
             _guarded(key, names.QUARANTINED_FILES, reconcile.quarantined_files, con, suite.contract)
+        )
+    if names.PROCESSED_FILES_UNCHANGED in wanted:
+        results.append(
+            _guarded(
+                key,
+                names.PROCESSED_FILES_UNCHANGED,
+                reconcile.processed_files_unchanged,
+                con,
+                suite.contract,
+            )
         )
     return results
 

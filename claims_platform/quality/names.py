@@ -11,6 +11,7 @@ PAYER_RULES = "payer_rules"
 # Silver change tables, from the file ledger.
 LEDGER_RECONCILES = "ledger_reconciles"
 QUARANTINED_FILES = "quarantined_files"
+PROCESSED_FILES_UNCHANGED = "processed_files_unchanged"
 # silver/rejects.
 REJECTS_BY_RULE = "rejects_by_rule"
 # Gold models of the contracts.
@@ -37,6 +38,10 @@ DESCRIPTIONS = {
     "Blocking: gold waits.",
     QUARANTINED_FILES: "Files of this table the silver job quarantined (path and reason). Warns "
     "when the table's latest batch quarantined a file; other files and tables go on.",
+    PROCESSED_FILES_UNCHANGED: "Every processed file of this table is still the one that was "
+    "loaded. Warns while a file changed in place afterwards (another size or SHA-256: a DMS table "
+    "reload reusing LOAD file names) is recorded open in audit.file_changes; it is not read again "
+    "(its first version stays loaded, once) until an operator deals with it.",
     REJECTS_BY_RULE: "Rejected rows by table and rule (counts and row positions only). Warns when "
     "the latest batch rejected rows.",
     RECONCILES_WITH_SILVER: "The gold row count equals the keys existing in the silver current "

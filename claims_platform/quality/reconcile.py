@@ -15,6 +15,7 @@ import duckdb
 from claims_platform.contracts import TableContract
 from claims_platform.quality.results import SAMPLE_ROWS, jsonable
 from claims_platform.quality.sql import BATCHES, LEDGER, current_state_sql, ident, silver
+from claims_platform.silver.file_changes import open_changes
 from claims_platform.silver.schema import REJECTS_TABLE
 
 MAX_LISTED_FILES = 20
@@ -152,6 +153,26 @@ def quarantined_files(con: duckdb.DuckDBPyConnection, contract: TableContract) -
         f"no file of {contract.name} quarantined in its latest batch ({len(rows)} in all)",
         meta,
     )
+
+
+def processed_files_unchanged(con: duckdb.DuckDBPyConnection, contract: TableContract) -> Finding:
+    """Open records of processed files of the table that changed in place afterwards
+    (audit.file_changes); fails while one is open. Their first version stays loaded, once."""
+    changes = open_changes(con, contract.name)
+    meta: dict[str, Any] = {"changed_files_open": len(changes)}
+    if changes:
+        meta["files"] = [
+            {"path": c.path, "reason": c.reason, "detected_at": jsonable(c.detected_at)}
+            for c in changes[:MAX_LISTED_FILES]
+        ]
+        return Finding(
+            False,
+            f"{len(changes)} processed file(s) of {contract.name} changed in place after they "
+            f"were loaded (first: {changes[0].path}); not read again: load the new version "
+            "under a new name, then `claims-platform replay --acknowledge-change`",
+            meta,
+        )
+    return Finding(True, f"no processed file of {contract.name} changed since it was loaded", meta)
 
 
 def rejects_by_rule(con: duckdb.DuckDBPyConnection) -> Finding:

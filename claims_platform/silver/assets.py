@@ -11,7 +11,13 @@ from claims_platform.faults import checkpoint
 from claims_platform.governance.openlineage import emits_openlineage
 from claims_platform.ops.retries import stops_when_interrupted
 from claims_platform.resources import PlatformResource, SilverRunner
-from claims_platform.silver.commit import REPLAY_ALL, commit_batch, ensure_warehouse, pending_files
+from claims_platform.silver.commit import (
+    REPLAY_ALL,
+    Screening,
+    commit_batch,
+    ensure_warehouse,
+    screen_landed_files,
+)
 from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest
 from claims_platform.silver.schema import REJECTS_TABLE, child_tables
 
@@ -34,7 +40,8 @@ class SilverRunConfig(dg.Config):
         default_factory=list,
         description="Quarantined landed paths to read again (fixed or re-delivered), or "
         f"'{REPLAY_ALL}' for every quarantined file. A file already processed is never read "
-        "again; a quarantined file whose size or modification time changed is read anyway.",
+        "again (one changed in place since is recorded in audit.file_changes and warned about); "
+        "a quarantined file whose size or modification time changed is read anyway.",
     )
 
 
@@ -106,10 +113,42 @@ def silver_check_specs(contracts: dict[str, TableContract]) -> list[dg.AssetChec
             QUARANTINE_CHECK,
             asset=silver_key(c.silver_table),
             description=f"No {c.name} file of the latest batch was quarantined (a quarantined file "
-            "is in the ledger with its reason; the rest of the batch went on).",
+            "is in the ledger with its reason; the rest of the batch went on), none had to be "
+            "quarantined unread (not a regular file, a non-canonical S3 key), and this step found "
+            "no processed file changed in place (audit.file_changes).",
         )
         for c in contracts.values()
     ]
+
+
+def _found_unread(screening: Screening, table: str) -> list[dict[str, str]]:
+    """What the step recorded for `table` instead of reading it: files quarantined unread and
+    processed files found changed in place (paths and reasons, never a value)."""
+    found = [
+        {"path": f.path, "reason": f.problem or ""}
+        for f in screening.quarantined
+        if f.file.table == table
+    ]
+    found += [{"path": c.path, "reason": c.reason} for c in screening.changed if c.table == table]
+    return found
+
+
+def _unread_check_result(
+    key: dg.AssetCheckKey, reported: dg.AssetCheckResult | None, found: list[dict[str, str]]
+) -> dg.AssetCheckResult:
+    """The job saw only the files it read; the step adds what it recorded without reading."""
+    metadata = dict(reported.metadata or {}) if reported is not None else {}
+    metadata["files_not_read"] = len(found)
+    metadata["not_read"] = dg.MetadataValue.json(found[:20])
+    return dg.AssetCheckResult(
+        asset_key=key.asset_key,
+        check_name=key.name,
+        passed=False,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{len(found)} file(s) not read: quarantined unread or changed in place "
+        f"after they were processed (first: {found[0]['path']}: {found[0]['reason']})",
+        metadata=metadata,
+    )
 
 
 def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg.AssetsDefinition:
@@ -145,11 +184,20 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
             tables = set(contracts)
         with platform.writer() as con:
             ensure_warehouse(con, contracts)
-            pending = pending_files(
+            landing = platform.landing()
+            screening = screen_landed_files(
                 con,
-                (f for f in platform.landing().list_files() if f.file.table in tables),
+                (f for f in landing.list_files() if f.file.table in tables),
                 config.replay,
+                landing.checksum,
             )
+            pending = screening.to_read
+            for f in screening.quarantined:
+                context.log.warning(f"quarantined {f.path} without reading it: {f.problem}")
+            for change in screening.changed:
+                context.log.warning(
+                    f"{change.path}: {change.reason}; not read again (audit.file_changes)"
+                )
             checkpoint("silver.pending_listed")
             summary = None
             job_results: tuple[dg.MaterializeResult | dg.AssetCheckResult, ...] = ()
@@ -200,7 +248,10 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
             yield dg.MaterializeResult(asset_key=key, metadata=meta)
         for check_key in sorted(context.selected_asset_check_keys, key=str):
             reported = job_checks.get(check_key.asset_key)
-            if reported is not None and reported.check_name == check_key.name:
+            found = _found_unread(screening, table_of_key[check_key.asset_key])
+            if found:
+                yield _unread_check_result(check_key, reported, found)
+            elif reported is not None and reported.check_name == check_key.name:
                 yield reported
             else:
                 # No file of this table in the batch (or no batch): nothing was quarantined.

@@ -15,11 +15,13 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import json
-from collections.abc import Iterable, Iterator
+import tempfile
+import uuid
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import duckdb
 from filelock import FileLock
@@ -27,6 +29,7 @@ from filelock import FileLock
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.dms.values import parse_timestamp
 from claims_platform.faults import checkpoint
+from claims_platform.silver.file_changes import FileChange, Processed, record_changed_files
 from claims_platform.silver.job import FILES_MANIFEST
 from claims_platform.silver.schema import (
     BATCH_COLUMNS,
@@ -278,32 +281,100 @@ class _Listed(Protocol):
 _L = TypeVar("_L", bound=_Listed)
 
 
+@dataclass(frozen=True)
+class Screening(Generic[_L]):
+    """What a batch does with the listed files: read some, and what it recorded instead."""
+
+    to_read: list[_L]
+    # Not read and recorded quarantined now (their `problem` is the ledger's reason).
+    quarantined: list[_L]
+    # Processed files found changed in place and recorded now (silver.file_changes).
+    changed: list[FileChange]
+
+
 def pending_files(
-    con: duckdb.DuckDBPyConnection, listed: Iterable[_L], replay: Iterable[str] = ()
+    con: duckdb.DuckDBPyConnection,
+    listed: Iterable[_L],
+    replay: Iterable[str] = (),
+    checksum: Callable[[str], str] | None = None,
 ) -> list[_L]:
-    """The landed files a batch must read: every file the ledger has not seen, plus each
+    """The landed files a batch must read (`screen_landed_files(...).to_read`)."""
+    return screen_landed_files(con, listed, replay, checksum).to_read
+
+
+def screen_landed_files(
+    con: duckdb.DuckDBPyConnection,
+    listed: Iterable[_L],
+    replay: Iterable[str] = (),
+    checksum: Callable[[str], str] | None = None,
+) -> Screening[_L]:
+    """Sort the listed files: a batch reads every file the ledger has not seen, plus each
     quarantined file that was re-delivered in place (its size or modification time changed since
-    the attempt) or that `replay` names (a path, or REPLAY_ALL). A processed file never again."""
+    the attempt) or that `replay` names (a path, or REPLAY_ALL); a quarantined file is not read
+    again otherwise, so a bad file costs one attempt, not one per run.
+
+    A processed file is never read again. One whose size or bytes changed since (a DMS table
+    reload reusing LOAD file names) is recorded in `audit.file_changes` (silver.file_changes;
+    `checksum` is the landing's, for same-size versions) and the step's checks warn. A file
+    that must not be opened (its `problem`: not a regular file, an S3 key no path names) is
+    recorded quarantined with that reason, in a batch of its own, instead of being read."""
     ledger = {
-        path: (status, size, landed_at)
-        for path, status, size, landed_at in con.execute(
-            f"SELECT path, status, size_bytes, landed_at FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}"
+        path: (status, size, landed_at, digest, table, batch)
+        for path, status, size, landed_at, digest, table, batch in con.execute(
+            "SELECT path, status, size_bytes, landed_at, checksum_sha256, table_name, _batch_id "
+            f"FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}"
         ).fetchall()
     }
     replay = set(replay)
-    out = []
+    to_read: list[_L] = []
+    unreadable: list[_L] = []
+    processed: list[tuple[_L, Processed]] = []
     for f in listed:
         entry = ledger.get(f.path)
-        if entry is None:
-            out.append(f)
-            continue
-        status, size, landed_at = entry
-        if status != QUARANTINED:
-            continue
-        redelivered = f.size_bytes != size or (landed_at is not None and f.modified_at > landed_at)
-        if redelivered or REPLAY_ALL in replay or f.path in replay:
-            out.append(f)
-    return out
+        if entry is not None:
+            status, size, landed_at, digest, table, batch = entry
+            if status != QUARANTINED:
+                processed.append((f, Processed(table, size, digest, landed_at, batch)))
+                continue
+            redelivered = f.size_bytes != size or (
+                landed_at is not None and f.modified_at > landed_at
+            )
+            if not (redelivered or REPLAY_ALL in replay or f.path in replay):
+                continue
+        (unreadable if getattr(f, "problem", None) else to_read).append(f)
+    changed = record_changed_files(con, processed, checksum)
+    if unreadable:
+        _quarantine_unread(con, unreadable)
+    return Screening(to_read=to_read, quarantined=unreadable, changed=changed)
+
+
+def _quarantine_unread(con: duckdb.DuckDBPyConnection, files: list[Any]) -> None:
+    """Commit ledger rows `quarantined` (reason: the file's `problem`) for files never opened,
+    as a batch of their own through `commit_batch`: the same attempts, conflict check and audit
+    row as a batch the silver job read."""
+    keep = {"landed_at", "_batch_id", "processed_at"}
+    rows = []
+    for f in files:
+        row: dict[str, Any] = {n: None for n, _ in ledger_columns() if n not in keep}
+        row.update(
+            path=f.path,
+            table_name=f.file.table,
+            file_name=f.file.name,
+            format=f.file.fmt,
+            is_full_load=f.file.is_full_load,
+            size_bytes=f.size_bytes,
+            row_count=0,
+            rows_loaded=0,
+            rows_rejected=0,
+            status=QUARANTINED,
+            reason=f.problem,
+        )
+        rows.append(row)
+    with tempfile.TemporaryDirectory(prefix="claims_unread_") as tmp:
+        out = Path(tmp)
+        manifest = {"batch_id": uuid.uuid4().hex, "files": rows}
+        (out / FILES_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+        commit_batch(con, out, {f.path: f.modified_at for f in files})
 
 
 def quarantined_files(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:

@@ -12,6 +12,10 @@ Two ways in, one mechanism (the silver step's `replay` config):
   quarantined files of their tables, then reports each file's new status.
 Re-delivering a fixed file in place also works without either: the next landing batch reads a
 quarantined file whose size or modification time changed.
+
+A *processed* file changed in place afterwards (silver.file_changes) is not replayed: its first
+version is loaded, and a path is loaded once. The operator lands the new version under a new name
+if it must be loaded, then closes the record with `claims-platform replay --acknowledge-change`.
 """
 
 from __future__ import annotations
@@ -79,10 +83,49 @@ def _ledger_status(paths: Iterable[str]) -> dict[str, tuple[str, str | None]]:
     }
 
 
-def _tables_of(paths: Iterable[str]) -> set[str]:
-    from claims_platform.dms.files import parse_path
+def _open_changes() -> dict[str, str]:
+    """path → reason of every processed file changed in place whose record is still open."""
+    from claims_platform.environment import get_settings
+    from claims_platform.silver.commit import connect
+    from claims_platform.silver.file_changes import open_changes
 
-    return {f.table for p in paths if (f := parse_path(p)) is not None}
+    settings = get_settings()
+    if not settings.duckdb_path.exists():
+        return {}
+    con = connect(settings.duckdb_path, read_only=True)
+    try:
+        return {c.path: c.reason for c in open_changes(con)}
+    finally:
+        con.close()
+
+
+def _acknowledge(paths: Sequence[str], every: bool) -> int:
+    from claims_platform.environment import get_settings
+    from claims_platform.silver.commit import connect, warehouse_lock
+    from claims_platform.silver.file_changes import acknowledge_changes
+
+    settings = get_settings()
+    closed: list[str] = []
+    if settings.duckdb_path.exists():
+        with warehouse_lock(settings.lock_path):
+            con = connect(settings.duckdb_path)
+            try:
+                closed = acknowledge_changes(con, paths, every=every)
+            finally:
+                con.close()
+    for p in closed:
+        print(f"{p}: change acknowledged (its first version stays loaded; nothing was read)")
+    for p in sorted(set(paths) - set(closed)):
+        print(f"{p}: no open change recorded: nothing to acknowledge")
+    if not closed and every:
+        print("no open change recorded: nothing to acknowledge")
+    return 0
+
+
+def _tables_of(paths: Iterable[str]) -> set[str]:
+    from claims_platform.dms.files import noncanonical_dms_path, parse_path
+
+    return {f.table for p in paths if (f := parse_path(p) or noncanonical_dms_path(p)) is not None}
 
 
 def main_replay(argv: Sequence[str]) -> int:
@@ -108,20 +151,41 @@ def main_replay(argv: Sequence[str]) -> int:
         action="store_true",
         help="list what would be replayed, run nothing (default: off, replay and rebuild gold)",
     )
+    parser.add_argument(
+        "--acknowledge-change",
+        action="store_true",
+        help="instead of replaying: close the open records of processed files changed in place "
+        "(audit.file_changes) for --path (or --all), once dealt with; reads nothing "
+        "(default: off)",
+    )
     args = parser.parse_args(list(argv))
 
     requested = [REPLAY_ALL] if args.all else list(dict.fromkeys(args.path))
+    if args.acknowledge_change:
+        return _acknowledge([] if args.all else requested, every=args.all)
     before = _ledger_status(requested)
+    changed = _open_changes()
     targets = sorted(p for p, (status, _) in before.items() if status == "quarantined")
+    unresolved = []
     if not args.all:
         for p in requested:
             if p not in before:
                 print(f"{p}: not in the ledger (never read): the next landing batch reads it")
+            elif p in changed:
+                unresolved.append(p)
             elif before[p][0] != "quarantined":
                 print(f"{p}: already {before[p][0]}: nothing to replay")
+    else:
+        unresolved = sorted(changed)
+    for p in unresolved:
+        print(
+            f"{p}: {changed[p]}: not replayed (a path is loaded once; its first version stays): "
+            "to load the new version, land it under a new name; then run "
+            f"`claims-platform replay --acknowledge-change --path {p}`"
+        )
     if not targets:
         print("nothing to replay")
-        return 0
+        return 1 if unresolved and not args.all else 0
     for p in targets:
         print(f"replaying {p} (quarantined: {before[p][1]})")
     if args.dry_run:
@@ -140,7 +204,7 @@ def main_replay(argv: Sequence[str]) -> int:
     if not run_ok:
         print("the replay run failed: see the Dagster run's event log")
         return 2
-    return 1 if still else 0
+    return 1 if still or (unresolved and not args.all) else 0
 
 
 def _run_replay(paths: Sequence[str]) -> bool:

@@ -1,3 +1,5 @@
+import os
+
 import dagster as dg
 
 from claims_platform.bronze.sensor import gold_selection
@@ -46,6 +48,27 @@ def test_sensor_requests_bronze_and_silver_for_tables_with_new_files(platform_en
         (req3,) = third.run_requests
         assert {k.to_user_string() for k in req3.asset_selection} >= {"silver/member"}
         assert req3.run_key != request.run_key
+
+
+def test_a_file_rewritten_in_place_is_requested_again_under_a_new_run_key(platform_env):
+    """Dagster drops a run request whose run key it has seen: the key names the delivery."""
+    path = platform_env / "landing" / "CLAIMS" / "PLAN" / "LOAD00000001.csv"
+    _write(platform_env / "landing", "CLAIMS/PLAN/LOAD00000001.csv", "first load")
+    sensor = defs.resolve_sensor_def("landing_zone_sensor")
+    with project_instance() as instance:
+        first = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+        (request,) = first.run_requests
+        path.write_text("a reload of the table")
+        later = path.stat().st_mtime + 60
+        os.utime(path, (later, later))
+        second = sensor(
+            dg.build_sensor_context(
+                instance=instance, resources=defs.resources, cursor=first.cursor
+            )
+        )
+        (again,) = second.run_requests
+        assert again.run_key != request.run_key
+        assert "silver/plan" in {k.to_user_string() for k in again.asset_selection}
 
 
 def test_sensor_waits_while_a_landing_batch_is_still_running(platform_env):
@@ -153,6 +176,7 @@ def test_a_batch_runs_the_checks_gold_waits_for_and_automation_runs_the_rest(pla
         assert ("gold/fct_claim", "unique_fct_claim_claim_id") in in_batch
         warn = {"contract_types", "contract_values", "payer_rules", "quarantined_files"}
         warn |= {"rejects_by_rule", "reconciles_with_silver", "lag_behind_landing"}
+        warn |= {"processed_files_unchanged"}
         assert not {name for _, name in in_batch} & warn
         assert {k.asset_key for k in request.asset_check_keys} <= set(request.asset_selection)
 

@@ -41,6 +41,18 @@ def test_file_visible_late_with_an_older_mtime_is_picked_up():
     assert tick(c, [a, late]) == []
 
 
+def test_a_path_delivered_again_in_place_is_new_again():
+    """A DMS reload reusing LOAD names, or a fixed file re-delivered: the silver step decides
+    what to do with it (read a quarantined file again, record a processed one as changed)."""
+    c = LandingCursor()
+    first = landed("LOAD00000001.csv", T0)
+    assert tick(c, [first]) == ["LOAD00000001.csv"]
+    assert tick(c, [first]) == []
+    again = landed("LOAD00000001.csv", T0 + dt.timedelta(minutes=1))
+    assert tick(c, [again]) == ["LOAD00000001.csv"]
+    assert tick(c, [again]) == []
+
+
 def test_recent_set_stays_bounded_by_the_lookback_window():
     c = LandingCursor()
     files = [

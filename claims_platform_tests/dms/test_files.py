@@ -1,6 +1,6 @@
 import pytest
 
-from claims_platform.dms.files import parse_path
+from claims_platform.dms.files import noncanonical_dms_path, parse_path
 
 
 @pytest.mark.parametrize(
@@ -27,7 +27,41 @@ def test_dms_paths(path, table, full_load, fmt):
         "CLAIMS/MEMBER/.20240102-101500123.csv.tmp",
         "CLAIMS/MEMBER/2024/01/20240102-101500123.csv",
         "MEMBER/20240102-101500123.csv",
+        "OTHER/MEMBER/LOAD00000001.csv",
+        "claims/MEMBER/LOAD00000001.csv",
+        "/CLAIMS/MEMBER/LOAD00000001.csv",
+        "CLAIMS/MEMBER//LOAD00000001.csv",
+        "CLAIMS/MEMBER/./LOAD00000001.csv",
+        "CLAIMS/MEMBER/LOAD00000001.csv/",
     ],
 )
 def test_non_dms_paths_are_ignored(path):
     assert parse_path(path) is None
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/CLAIMS/MEMBER/LOAD00000001.csv",
+        "CLAIMS//MEMBER/LOAD00000001.csv",
+        "CLAIMS/MEMBER//LOAD00000001.csv",
+        "CLAIMS/MEMBER/./LOAD00000001.csv",
+        "CLAIMS/MEMBER/LOAD00000001.csv/",
+    ],
+)
+def test_a_non_canonical_key_names_its_file_and_keeps_its_path(path):
+    f = noncanonical_dms_path(path)
+    assert f is not None
+    assert (f.path, f.table, f.name) == (path, "MEMBER", "LOAD00000001.csv")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "CLAIMS/MEMBER/LOAD00000001.csv",
+        "CLAIMS/MEMBER//notes.txt",
+        "OTHER//MEMBER/LOAD00000001.csv",
+    ],
+)
+def test_canonical_paths_and_non_dms_keys_are_not_non_canonical_dms_files(path):
+    assert noncanonical_dms_path(path) is None

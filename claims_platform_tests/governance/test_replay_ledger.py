@@ -1,4 +1,6 @@
-"""Replay bookkeeping without Spark: which files a batch reads, and how an attempt is committed."""
+"""Replay bookkeeping without Spark: which files a batch reads, what it records instead of
+reading (files changed after processing, files that cannot be opened), and how an attempt is
+committed."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ import duckdb
 import pytest
 
 from claims_platform import cli
+from claims_platform.bronze.landing import LandedFile
+from claims_platform.dms.files import parse_path
 from claims_platform.silver.commit import (
     REPLAY_ALL,
     BatchConflict,
@@ -18,7 +22,9 @@ from claims_platform.silver.commit import (
     ensure_warehouse,
     pending_files,
     quarantined_files,
+    screen_landed_files,
 )
+from claims_platform.silver.file_changes import acknowledge_changes, open_changes
 from claims_platform.silver.job import FILES_MANIFEST
 from claims_platform.silver.schema import ledger_columns
 
@@ -90,12 +96,128 @@ def test_a_quarantined_file_is_read_again_only_when_redelivered_or_named(con, tm
     assert pending_files(con, same, [REPLAY_ALL]) == [same[1]]
     assert pending_files(con, same, [GOOD]) == [], "a processed file is never read again"
     later = T0 + dt.timedelta(minutes=5)
-    rewritten = [Listed(GOOD, 120, later), Listed(BAD, 100, later)]
+    rewritten = [Listed(GOOD, 100, T0), Listed(BAD, 100, later)]
     assert pending_files(con, rewritten) == [rewritten[1]], "re-delivered in place"
     resized = [Listed(BAD, 90, T0)]
     assert pending_files(con, resized) == resized
     new = Listed("CLAIMS/PLAN/20240103-000000000.csv", 1, T0)
     assert pending_files(con, [new]) == [new]
+
+
+def _attempts(con, path: str) -> int:
+    return con.execute(
+        "SELECT count(*) FROM audit.file_attempts WHERE path = ?", [path]
+    ).fetchone()[0]
+
+
+def _changes(con) -> list[tuple]:
+    return con.execute(
+        "SELECT path, status, reason, landed_size_bytes FROM audit.file_changes "
+        "ORDER BY detected_at, landed_modified_at"
+    ).fetchall()
+
+
+def test_a_processed_file_changed_in_place_is_recorded_and_not_read_again(con, tmp_path):
+    commit_batch(con, _batch(tmp_path, "b1", [_file(GOOD, "processed", rows=2)], 2), {GOOD: T0})
+    reloaded = Listed(GOOD, 120, T0 + dt.timedelta(hours=1))  # a DMS reload reusing the name
+    screening = screen_landed_files(con, [reloaded])
+    assert screening.to_read == [] and screening.quarantined == []
+    reason = "changed after it was processed: size 100 → 120 bytes"
+    [change] = screening.changed
+    assert (change.path, change.table, change.reason) == (GOOD, "PLAN", reason)
+    assert [(c.path, c.reason) for c in open_changes(con, "PLAN")] == [(GOOD, reason)]
+    assert open_changes(con, "MEMBER") == []
+    # The exactly-once facts stay: the processed ledger row, its rows in silver, one attempt.
+    assert con.execute(
+        "SELECT status, size_bytes, _batch_id FROM audit.file_ledger"
+    ).fetchall() == [("processed", 100, "b1")]
+    assert con.execute("SELECT count(*) FROM silver.plan").fetchone() == (2,)
+    assert _attempts(con, GOOD) == 1
+    # Every later run sees the same version: recorded once, still open, still not read.
+    assert screen_landed_files(con, [reloaded]).changed == []
+    assert pending_files(con, [reloaded]) == []
+    assert _changes(con) == [(GOOD, "changed", reason, 120)]
+    # Back as it was processed: the record closes itself.
+    assert screen_landed_files(con, [Listed(GOOD, 100, T0)]).changed == []
+    assert _changes(con) == [(GOOD, "restored", reason, 120)]
+    assert open_changes(con) == []
+
+
+def test_a_same_size_change_is_told_by_its_checksum_once_per_version(con, tmp_path):
+    commit_batch(con, _batch(tmp_path, "b1", [_file(GOOD, "processed", rows=1)], 1), {GOOD: T0})
+    digests = {"touched": "c1", "rewritten": "c2"}
+    read: list[str] = []
+
+    def checksum(version: str):
+        def read_one(path: str) -> str:
+            assert path == GOOD
+            read.append(version)
+            return digests[version]
+
+        return read_one
+
+    touched = Listed(GOOD, 100, T0 + dt.timedelta(hours=1))  # copied back, same bytes
+    assert pending_files(con, [touched], checksum=checksum("touched")) == []
+    assert pending_files(con, [touched], checksum=checksum("touched")) == []
+    assert read == ["touched"], "a version's bytes are read once"
+    assert open_changes(con) == []
+    rewritten = Listed(GOOD, 100, T0 + dt.timedelta(hours=2))  # a reload of the same length
+    screening = screen_landed_files(con, [rewritten], checksum=checksum("rewritten"))
+    assert [c.reason for c in screening.changed] == [
+        "changed after it was processed: same size (100 bytes), different SHA-256"
+    ]
+    assert screening.to_read == []
+    assert read == ["touched", "rewritten"]
+    assert [s for _, s, _, _ in _changes(con)] == ["same_content", "changed"]
+    # Without a way to read the bytes, a same-size version is not judged (nor read).
+    untold = Listed(GOOD, 100, T0 + dt.timedelta(hours=3))
+    assert screen_landed_files(con, [untold]).changed == []
+    assert len(_changes(con)) == 2
+
+
+def test_an_acknowledged_change_stays_closed_until_the_file_changes_again(con, tmp_path):
+    commit_batch(con, _batch(tmp_path, "b1", [_file(GOOD, "processed", rows=1)], 1), {GOOD: T0})
+    first = Listed(GOOD, 120, T0 + dt.timedelta(hours=1))
+    screen_landed_files(con, [first])
+    assert acknowledge_changes(con, [BAD]) == []
+    assert acknowledge_changes(con, [GOOD]) == [GOOD]
+    assert open_changes(con) == []
+    assert screen_landed_files(con, [first]).changed == []
+    assert open_changes(con) == []
+    second = Listed(GOOD, 130, T0 + dt.timedelta(hours=2))
+    assert [c.reason for c in screen_landed_files(con, [second]).changed] == [
+        "changed after it was processed: size 100 → 130 bytes"
+    ]
+    assert [s for _, s, _, _ in _changes(con)] == ["acknowledged", "changed"]
+    assert acknowledge_changes(con, [], every=True) == [GOOD]
+
+
+def _unopenable(path: str, problem: str, size: int = 0) -> LandedFile:
+    dms_file = parse_path(path)
+    assert dms_file is not None
+    return LandedFile(file=dms_file, size_bytes=size, modified_at=T0, problem=problem)
+
+
+def test_a_file_that_must_not_be_opened_is_quarantined_once_with_its_reason(con):
+    fifo = _unopenable(BAD, "not read: a named pipe (FIFO), not a regular file")
+    good = Listed(GOOD, 100, T0)
+    screening = screen_landed_files(con, [fifo, good])
+    assert screening.to_read == [good]
+    assert screening.quarantined == [fifo]
+    assert quarantined_files(con) == [(BAD, "PLAN", fifo.problem)]
+    assert con.execute(
+        "SELECT files, quarantined_files, rows_loaded FROM audit.batches"
+    ).fetchall() == [(1, 1, 0)]
+    # Not retried on every run: the next runs neither read nor record it again.
+    for _ in range(2):
+        again = screen_landed_files(con, [fifo])
+        assert again.to_read == [] and again.quarantined == []
+    assert _attempts(con, BAD) == 1
+    # Named by a replay it is attempted again, and quarantined again without being opened.
+    replayed = screen_landed_files(con, [fifo], [BAD])
+    assert replayed.to_read == [] and replayed.quarantined == [fifo]
+    assert _attempts(con, BAD) == 2
+    assert quarantined_files(con) == [(BAD, "PLAN", fifo.problem)]
 
 
 def test_a_successful_attempt_moves_the_ledger_row_and_keeps_the_history(con, tmp_path):
@@ -143,6 +265,29 @@ def test_cli_replay_with_nothing_quarantined_does_nothing(platform_env, capsys):
     assert "not in the ledger" in out and "nothing to replay" in out
     with pytest.raises(SystemExit):
         cli.main(["replay"])
+
+
+def test_cli_replay_names_a_changed_file_and_acknowledges_it(platform_env, capsys, tmp_path):
+    platform_env.mkdir(parents=True)
+    con = duckdb.connect(str(platform_env / "warehouse.duckdb"))
+    try:
+        ensure_warehouse(con)
+        commit_batch(con, _batch(tmp_path, "b1", [_file(GOOD, "processed", rows=1)], 1), {})
+        screen_landed_files(con, [Listed(GOOD, 120, T0)])
+    finally:
+        con.close()
+    assert cli.main(["replay", "--path", GOOD]) == 1
+    out = capsys.readouterr().out
+    assert f"{GOOD}: changed after it was processed: size 100 → 120 bytes: not replayed" in out
+    assert f"claims-platform replay --acknowledge-change --path {GOOD}" in out
+    assert cli.main(["replay", "--all"]) == 0, "nothing quarantined to replay"
+    assert "not replayed" in capsys.readouterr().out
+    assert cli.main(["replay", "--acknowledge-change", "--path", GOOD]) == 0
+    assert f"{GOOD}: change acknowledged" in capsys.readouterr().out
+    assert cli.main(["replay", "--path", GOOD]) == 0
+    assert f"{GOOD}: already processed: nothing to replay" in capsys.readouterr().out
+    assert cli.main(["replay", "--acknowledge-change", "--all"]) == 0
+    assert "nothing to acknowledge" in capsys.readouterr().out
 
 
 def test_cli_replay_dry_run_lists_the_quarantined_files(platform_env, capsys, tmp_path):

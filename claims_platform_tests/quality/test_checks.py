@@ -19,7 +19,9 @@ import dagster as dg
 import duckdb
 import pytest
 
+from claims_platform.bronze.landing import LandedFile
 from claims_platform.contracts import load_contracts
+from claims_platform.dms.files import parse_path
 from claims_platform.environment import get_settings
 from claims_platform.quality import names
 from claims_platform.quality.checks import (
@@ -38,6 +40,7 @@ from claims_platform.quality.suites import TableSuite, table_suites
 from claims_platform.quality.validate import run_suite
 from claims_platform.resources import PlatformResource
 from claims_platform.silver.assets import REJECTS_KEY, silver_key
+from claims_platform.silver.file_changes import Processed, record_changed_files
 from claims_platform_tests.quality import warehouse
 from claims_platform_tests.quality.warehouse import BATCH, PHI_MARKER, PROCESSED_AT
 from claims_platform_tests.support.instance import project_instance
@@ -178,6 +181,15 @@ def _quarantined_files(con, key):
     )
 
 
+def _processed_files_unchanged(con, key):
+    # A DMS table reload rewrote a processed LOAD file with another size: the real detector.
+    contract = _suite(key).contract
+    path = f"CLAIMS/{contract.name}/LOAD00000001.csv"
+    before = Processed(contract.name, 100, "c1", PROCESSED_AT, BATCH)
+    listed = LandedFile(parse_path(path), 120, PROCESSED_AT + dt.timedelta(hours=1))
+    assert record_changed_files(con, [(listed, before)])
+
+
 def _rejects_by_rule(con, key):
     con.execute(
         "INSERT INTO silver.rejects VALUES ('provider', 'CLAIMS/PROVIDER/LOAD00000001.csv', 2, "
@@ -215,6 +227,7 @@ BREAKERS: dict[str, Callable[[duckdb.DuckDBPyConnection, dg.AssetCheckKey], None
     names.PAYER_RULES: _payer_rules,
     names.LEDGER_RECONCILES: _ledger_reconciles,
     names.QUARANTINED_FILES: _quarantined_files,
+    names.PROCESSED_FILES_UNCHANGED: _processed_files_unchanged,
     names.REJECTS_BY_RULE: _rejects_by_rule,
     names.RECONCILES_WITH_SILVER: _reconciles_with_silver,
     names.LAG_BEHIND_LANDING: _lag_behind_landing,

@@ -1,7 +1,12 @@
 import datetime as dt
+import hashlib
+import time
+
+import duckdb
 
 from claims_platform.bronze.landing import S3Landing, landing_for
 from claims_platform.resources import PlatformResource
+from claims_platform.silver.commit import ensure_warehouse, quarantined_files, screen_landed_files
 from claims_platform_tests.aws.conftest import put_landed
 
 
@@ -53,3 +58,79 @@ def test_platform_landing_uses_s3_from_the_environment_switch(
     monkeypatch.setenv("CLAIMS_LANDING_URI", f"s3://{bucket}/landing")
     landing = PlatformResource().landing()
     assert [f.path for f in landing.list_files()] == ["CLAIMS/PLAN/LOAD00000001.csv"]
+
+
+def test_a_non_canonical_s3_key_is_quarantined_unread_never_read_as_another_key(s3, bucket):
+    """`//`, a leading `/` or a `.` folder make a key that every path join on the way to reading
+    normalises into another key (NoSuchKey, or worse, the canonical object): recorded, not read."""
+    body = b"Op,DMS_TIMESTAMP,PLAN_ID\n"
+    keys = {
+        "dms/CLAIMS/PLAN/LOAD00000001.csv": None,
+        "dms/CLAIMS/PLAN//LOAD00000002.csv": "CLAIMS/PLAN//LOAD00000002.csv",
+        "dms//CLAIMS/PLAN/LOAD00000001.csv": "/CLAIMS/PLAN/LOAD00000001.csv",
+        "dms/CLAIMS/PLAN/./LOAD00000003.csv": "CLAIMS/PLAN/./LOAD00000003.csv",
+        "dms/OTHER/PLAN/LOAD00000004.csv": None,  # another schema: not ours, not listed
+    }
+    for key in keys:
+        put_landed(s3, bucket, key, body)
+    landing = landing_for(f"s3://{bucket}/dms")
+    listed = {f.path: f for f in landing.list_files()}
+    assert set(listed) == {
+        "CLAIMS/PLAN/LOAD00000001.csv",
+        "CLAIMS/PLAN//LOAD00000002.csv",
+        "/CLAIMS/PLAN/LOAD00000001.csv",
+        "CLAIMS/PLAN/./LOAD00000003.csv",
+    }
+    assert listed["CLAIMS/PLAN/LOAD00000001.csv"].problem is None
+    odd = listed["CLAIMS/PLAN//LOAD00000002.csv"]
+    assert odd.file.table == "PLAN" and odd.size_bytes == len(body)
+    assert odd.problem == (
+        "not read: the S3 key is not canonical (an empty or '.' path segment, as in '//'), and "
+        "a path joined from it names another key; copy the object to "
+        f"s3://{bucket}/dms/CLAIMS/PLAN/LOAD00000002.csv to load it"
+    )
+    # The landing itself addresses each object by its exact key.
+    assert landing.checksum("CLAIMS/PLAN//LOAD00000002.csv") == hashlib.sha256(body).hexdigest()
+
+    con = duckdb.connect()
+    ensure_warehouse(con)
+    screening = screen_landed_files(con, landing.list_files(), checksum=landing.checksum)
+    assert [f.path for f in screening.to_read] == ["CLAIMS/PLAN/LOAD00000001.csv"]
+    quarantined = {p: reason for p, _, reason in quarantined_files(con)}
+    assert set(quarantined) == {p for p in keys.values() if p}
+    assert all(r.startswith("not read: the S3 key is not canonical") for r in quarantined.values())
+    again = screen_landed_files(con, landing.list_files(), checksum=landing.checksum)
+    assert again.quarantined == [] and [f.path for f in again.to_read] == [
+        "CLAIMS/PLAN/LOAD00000001.csv"
+    ]
+
+
+def test_an_s3_object_overwritten_after_it_was_processed_is_recorded(s3, bucket):
+    put_landed(s3, bucket, "CLAIMS/PLAN/LOAD00000001.csv", b"first load")
+    landing = landing_for(f"s3://{bucket}")
+    [first] = landing.list_files()
+    con = duckdb.connect()
+    ensure_warehouse(con)
+    con.execute(
+        "INSERT INTO audit.file_ledger (path, table_name, file_name, size_bytes, "
+        "checksum_sha256, status, landed_at, _batch_id) VALUES (?, 'PLAN', ?, ?, ?, "
+        "'processed', ?, 'b1')",
+        [
+            first.path,
+            first.file.name,
+            10,
+            hashlib.sha256(b"first load").hexdigest(),
+            first.modified_at,
+        ],
+    )
+    # A DMS table reload writes the same LOAD name again, same length, other bytes.
+    time.sleep(1.1)  # S3 LastModified has one-second resolution
+    put_landed(s3, bucket, "CLAIMS/PLAN/LOAD00000001.csv", b"2nd reload")
+    screening = screen_landed_files(con, landing.list_files(), checksum=landing.checksum)
+    assert screening.to_read == []
+    assert [(c.path, c.reason) for c in screening.changed] == [
+        (
+            "CLAIMS/PLAN/LOAD00000001.csv",
+            "changed after it was processed: same size (10 bytes), different SHA-256",
+        )
+    ]
