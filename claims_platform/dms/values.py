@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Any
 
 from claims_platform.contracts import parse_type
@@ -17,6 +17,25 @@ from claims_platform.contracts import parse_type
 
 class BadValue(ValueError):
     pass
+
+
+# Every value costs bounded work: a decimal like 1E+300000 or a JSON value nested thousands deep
+# is a bad value, never seconds of CPU or a RecursionError (a payer's source is not an attacker,
+# but a corrupt extract can look like one).
+_MAX_DIGITS = 38
+_MAX_EXPONENT = 64
+_INT64 = (-(2**63), 2**63 - 1)
+_WIDE = Context(prec=2 * _MAX_DIGITS + _MAX_EXPONENT)
+
+
+def _decimal_text(v: Any, message: str) -> Decimal:
+    try:
+        d = Decimal(str(v).strip())
+    except InvalidOperation as e:
+        raise BadValue(message) from e
+    if d.is_finite() and (abs(d.as_tuple().exponent) > _MAX_EXPONENT or d.adjusted() > _MAX_DIGITS):
+        raise BadValue(message)
+    return d
 
 
 def _to_string(v: Any) -> str:
@@ -30,15 +49,14 @@ def _to_string(v: Any) -> str:
 def _to_integer(v: Any) -> int:
     if isinstance(v, bool):
         raise BadValue("is not an integer")
-    if isinstance(v, int):
-        return v
-    try:
-        d = Decimal(str(v).strip())
-    except InvalidOperation as e:
-        raise BadValue("is not an integer") from e
-    if not d.is_finite() or d != d.to_integral_value():
-        raise BadValue("is not an integer")
-    return int(d)
+    if not isinstance(v, int):
+        d = _decimal_text(v, "is not an integer")
+        if not d.is_finite() or d != d.to_integral_value():
+            raise BadValue("is not an integer")
+        v = int(d)
+    if not _INT64[0] <= v <= _INT64[1]:
+        raise BadValue("does not fit a 64-bit integer")
+    return v
 
 
 def _decimal(precision: int, scale: int) -> Callable[[Any], Decimal]:
@@ -48,13 +66,11 @@ def _decimal(precision: int, scale: int) -> Callable[[Any], Decimal]:
     def convert(v: Any) -> Decimal:
         if isinstance(v, bool):
             raise BadValue("is not a number")
-        try:
-            d = v if isinstance(v, Decimal) else Decimal(str(v).strip())
-        except InvalidOperation as e:
-            raise BadValue("is not a number") from e
+        d = v if isinstance(v, Decimal) else _decimal_text(v, "is not a number")
         if not d.is_finite():
             raise BadValue("is not a finite number")
-        q = d.quantize(quantum)
+        # The default context (28 digits) cannot quantize every NUMBER(38, s).
+        q = d.quantize(quantum, context=_WIDE)
         if q != d:
             raise BadValue(f"has more than {scale} decimal places")
         if abs(q) >= limit:
@@ -90,7 +106,10 @@ def parse_timestamp(v: Any) -> dt.datetime:
     """UTC wall time as a naive datetime; DMS text is `yyyy-MM-dd HH:mm:ss[.f…]`."""
     if isinstance(v, dt.datetime):
         if v.tzinfo is not None:
-            v = v.astimezone(dt.UTC).replace(tzinfo=None)
+            try:
+                v = v.astimezone(dt.UTC).replace(tzinfo=None)
+            except OverflowError as e:
+                raise BadValue("is outside the supported date range") from e
         return v
     if isinstance(v, dt.date):
         return dt.datetime(v.year, v.month, v.day)
@@ -134,6 +153,8 @@ def _to_json(v: Any) -> str:
         json.loads(s)
     except ValueError as e:
         raise BadValue("is not valid JSON") from e
+    except RecursionError as e:
+        raise BadValue("is nested too deeply") from e
     return s
 
 

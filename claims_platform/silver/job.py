@@ -28,14 +28,24 @@ import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.dms.files import parse_path
-from claims_platform.dms.io import join_uri, read_bytes, read_text, write_text
-from claims_platform.dms.parse import FILE_COLUMNS, parse_dms_file
+from claims_platform.dms.io import join_uri, read_text, write_text
+from claims_platform.dms.parse import (
+    CHANGE_KEY,
+    DEFAULT_LIMITS,
+    EXTRA,
+    FILE_COLUMNS,
+    FileParse,
+    ParseLimits,
+)
 from claims_platform.dms.values import canonical
 from claims_platform.faults import checkpoint
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 FILES_MANIFEST = "_files.json"
 # The asset check the job reports on each silver change table (declared in silver/assets.py).
@@ -83,41 +93,83 @@ class BatchResult:
         )
 
 
-def _parse_task(
-    item: tuple[str, str],
-    contracts: dict[str, TableContract],
-    key: str,
-    batch_id: str,
-    loaded_at: dt.datetime,
-) -> Iterator[tuple[str, tuple[Any, ...]]]:
-    path, uri = item
-    dms_file = parse_path(path)
-    if dms_file is None or dms_file.table not in contracts:
-        return
-    try:
-        data = read_bytes(uri)
-    except OSError:
-        # Listed but unreadable now: leave it out of the ledger so a later batch retries it.
-        return
-    parsed = parse_dms_file(
-        data,
-        dms_file,
-        contracts[dms_file.table],
-        tokenization_key=key,
-        batch_id=batch_id,
-        loaded_at=loaded_at,
+# One Arrow schema carries every kind of output of a table's files through Spark: the change rows,
+# the rejects (prefixed `_rej_`) and one ledger row per file (prefixed `_file_`), told apart by
+# `_kind`. Columns of the other kinds are NULL in a piece, which Arrow stores as a bitmap.
+_KIND = "_kind"
+_REJ = "_rej_"
+_FILE = "_file_"
+
+
+def _task_schema(contract: TableContract) -> pa.Schema:
+    import pyarrow as pa
+
+    from claims_platform.dms.parse import arrow_type, change_schema, reject_schema
+
+    return pa.schema(
+        [
+            pa.field(_KIND, pa.string()),
+            *change_schema(contract),
+            *(pa.field(_REJ + f.name, f.type) for f in reject_schema()),
+            *(pa.field(_FILE + n, arrow_type(t)) for n, t in FILE_COLUMNS),
+        ]
     )
-    yield "_files", parsed.ledger_row()
-    table = contracts[dms_file.table].silver_table
-    for row in parsed.rows:
-        yield table, row
-    for rej in parsed.rejects:
-        yield "rejects", rej
 
 
-def _with_extras(row: tuple[Any, ...], names: tuple[str, ...]) -> tuple[Any, ...]:
-    extra = row[-1] or {}
-    return (*row[:-1], *(extra.get(n) for n in names))
+def _as_task_batch(schema: pa.Schema, kind: str, batch: pa.RecordBatch, prefix: str = "") -> Any:
+    import pyarrow as pa
+
+    n = batch.num_rows
+    given = {
+        prefix + name: col for name, col in zip(batch.schema.names, batch.columns, strict=True)
+    }
+    arrays = [
+        pa.array([kind] * n, pa.string())
+        if f.name == _KIND
+        else given.get(f.name, pa.nulls(n, f.type))
+        for f in schema
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def _parse_files(
+    contract: TableContract, key: str, batch_id: str, loaded_at: dt.datetime, limits: ParseLimits
+) -> Any:
+    """The mapInArrow function of one table: (path, uri) batches in, every file's pieces out."""
+
+    def parse(batches: Iterator[Any]) -> Iterator[Any]:
+        import pyarrow as pa
+
+        from claims_platform.dms.parse import arrow_type
+
+        schema = _task_schema(contract)
+        file_schema = pa.schema([pa.field(n, arrow_type(t)) for n, t in FILE_COLUMNS])
+        for files in batches:
+            for path, uri in zip(*(c.to_pylist() for c in files.columns), strict=True):
+                dms_file = parse_path(path)
+                if dms_file is None:
+                    continue
+                fp = FileParse(
+                    uri,
+                    dms_file,
+                    contract,
+                    tokenization_key=key,
+                    batch_id=batch_id,
+                    loaded_at=loaded_at,
+                    limits=limits,
+                )
+                for kind, piece in fp.pieces():
+                    yield _as_task_batch(schema, kind, piece, "" if kind == "rows" else _REJ)
+                if fp.facts.status == "unreadable":
+                    # Listed but unreadable now: left out of the ledger so a later batch retries it.
+                    continue
+                ledger = pa.RecordBatch.from_pylist(
+                    [dict(zip(file_schema.names, fp.facts.ledger_row(), strict=True))],
+                    schema=file_schema,
+                )
+                yield _as_task_batch(schema, "file", ledger, _FILE)
+
+    return parse
 
 
 def run_batch(
@@ -127,8 +179,14 @@ def run_batch(
     *,
     tokenization_key: str,
     contracts: dict[str, TableContract] | None = None,
+    limits: ParseLimits = DEFAULT_LIMITS,
 ) -> BatchResult:
-    """Parse, validate and flatten the manifest's files with Spark; write the batch output."""
+    """Parse, validate and flatten the manifest's files with Spark; write the batch output.
+
+    Each table's files are parsed by Arrow-batched Python tasks (`mapInArrow`): a file streams
+    through in bounded record batches and never becomes Python rows. Rows of a file that ends
+    quarantined are dropped before anything is written.
+    """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -137,56 +195,66 @@ def run_batch(
         change_table,
         child_tables,
         rejects_table,
-        spark_struct,
         spark_type,
     )
 
     contracts = contracts or load_contracts()
     loaded_at = dt.datetime.fromisoformat(manifest.loaded_at)
-    items = [(p, join_uri(manifest.landing_uri, p)) for p in manifest.files]
-    sc = spark.sparkContext
-    slices = max(1, min(len(items), sc.defaultParallelism * 4))
+    by_table: dict[str, list[tuple[str, str]]] = {}
+    for path in manifest.files:
+        dms_file = parse_path(path)
+        if dms_file is not None and dms_file.table in contracts:
+            by_table.setdefault(dms_file.table, []).append(
+                (path, join_uri(manifest.landing_uri, path))
+            )
     bid = manifest.batch_id
+    parallelism = spark.sparkContext.defaultParallelism
+    files: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    rejects: list[Any] = []
+    cached: list[Any] = []
 
-    records = (
-        sc.parallelize(items, slices)
-        .flatMap(lambda it: _parse_task(it, contracts, tokenization_key, bid, loaded_at))
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
+    def write(name: str, df: Any) -> None:
+        df.write.mode("overwrite").parquet(join_uri(output_uri, name))
+        checkpoint(f"silver.job.wrote:{name}")
+
     try:
-        file_rows = records.filter(lambda r: r[0] == "_files").map(lambda r: r[1]).collect()
-        names = [n for n, _ in FILE_COLUMNS]
-        files = [dict(zip(names, row, strict=True)) for row in file_rows]
-        present = {
-            c.silver_table: c
-            for c in contracts.values()
-            if c.name in {f["table_name"] for f in files}
-        }
-        counts: dict[str, int] = {}
-
-        def write(name: str, df: Any) -> None:
-            df.write.mode("overwrite").parquet(join_uri(output_uri, name))
-            checkpoint(f"silver.job.wrote:{name}")
-
-        for table_name, contract in present.items():
-            layout = change_table(contract)
+        for table, items in sorted(by_table.items()):
+            contract = contracts[table]
+            schema = _task_schema(contract)
+            parsed = (
+                spark.createDataFrame(items, "path string, uri string")
+                .repartition(max(1, min(len(items), parallelism * 4)))
+                .mapInArrow(
+                    _parse_files(contract, tokenization_key, bid, loaded_at, limits),
+                    _spark_schema(schema),
+                )
+                .persist(StorageLevel.MEMORY_AND_DISK)
+            )
+            cached.append(parsed)
+            ledger = parsed.where(F.col(_KIND) == "file").select(
+                *(F.col(_FILE + n).alias(n) for n, _ in FILE_COLUMNS)
+            )
+            table_files = sorted((r.asDict() for r in ledger.collect()), key=lambda f: f["path"])
+            files += table_files
+            dropped = [f["path"] for f in table_files if f["status"] != "processed"]
+            kept = parsed.where(~F.col("_source_file").isin(dropped)) if dropped else parsed
             # Columns added at the source (DDL) ride along as text until a contract types them.
             extras: list[str] = []
-            for f in sorted(files, key=lambda f: f["path"]):
-                if f["table_name"] == contract.name and f["extra_columns"]:
+            for f in table_files:
+                if f["status"] == "processed" and f["extra_columns"]:
                     extras += [n for n in f["extra_columns"].split(",") if n not in extras]
-            rows = records.filter(lambda r, t=table_name: r[0] == t).map(
-                lambda r, names=tuple(extras): _with_extras(r[1], names)
+            extra_map = F.from_json(F.col(EXTRA), T.MapType(T.StringType(), T.StringType()))
+            layout = change_table(contract)
+            df = kept.where(F.col(_KIND) == "rows").select(
+                F.md5(F.col(CHANGE_KEY)).alias("_change_id"),
+                *(F.col(n) for n, _ in layout.columns[1:]),
+                *(extra_map[n].alias(n) for n in extras),
             )
-            df = spark.createDataFrame(
-                rows, spark_struct([*layout.columns, *((n, "string") for n in extras)])
+            counts[contract.silver_table] = sum(
+                f["rows_loaded"] for f in table_files if f["status"] == "processed"
             )
-            if contract.nested_columns:
-                df = df.persist()
-            counts[table_name] = sum(
-                f["rows_loaded"] for f in files if f["table_name"] == contract.name
-            )
-            write(table_name, df)
+            write(contract.silver_table, df)
             for child in child_tables(contract):
                 col = contract.column(child.source_column or "")
                 assert col.nested is not None
@@ -212,14 +280,23 @@ def run_batch(
                     *(F.col("_item")[f.name].alias(f.column) for f in col.nested.fields),
                 )
                 write(child.name, child_df)
-            df.unpersist()
-        rejects = records.filter(lambda r: r[0] == "rejects").map(lambda r: r[1])
+            if any(f["rows_rejected"] for f in table_files):
+                rejects.append(
+                    kept.where(F.col(_KIND) == "rejects").select(
+                        *(F.col(_REJ + n).alias(n) for n, _ in rejects_table().columns)
+                    )
+                )
         counts["rejects"] = sum(f["rows_rejected"] for f in files)
-        if counts["rejects"]:
-            write("rejects", spark.createDataFrame(rejects, spark_struct(rejects_table().columns)))
+        if rejects:
+            union = rejects[0]
+            for more in rejects[1:]:
+                union = union.unionByName(more)
+            write("rejects", union)
     finally:
-        records.unpersist()
+        for df in cached:
+            df.unpersist()
 
+    files.sort(key=lambda f: f["path"])
     result = BatchResult(batch_id=bid, output_uri=output_uri, files=files, tables=counts)
     write_text(
         join_uri(output_uri, FILES_MANIFEST),
@@ -234,6 +311,12 @@ def run_batch(
     )
     checkpoint("silver.job.files_manifest_written")
     return result
+
+
+def _spark_schema(schema: pa.Schema) -> Any:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(schema)
 
 
 @dataclass(frozen=True)

@@ -251,7 +251,7 @@ def test_real_dms_parquet_file_is_read():
             ],
         }
     )
-    p = parse(path.read_bytes(), "public/dms_test_table/LOAD00000001.parquet", contract)
+    p = parse(path.read_bytes(), "CLAIMS/DMS_TEST_TABLE/LOAD00000001.parquet", contract)
     assert p.status == "processed", p.reason
     assert p.row_count == 10 and len(p.rows) == 10 and not p.rejects
     first = p.rows[0]
