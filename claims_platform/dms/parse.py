@@ -23,6 +23,7 @@ its canonical JSON text (`_change_key`); `_change_id` is its MD5, computed where
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import gzip
@@ -274,7 +275,7 @@ def _open_source(source: bytes | str) -> IO[bytes]:
 
 def _spooled(tap: _Tap) -> IO[bytes]:
     """The whole object in a seekable file (Parquet's footer is at the end): memory, then disk."""
-    spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)
+    spool = tempfile.SpooledTemporaryFile(max_size=32 << 20)  # noqa: SIM115 — the caller closes it
     while chunk := tap.read(1 << 20):
         spool.write(chunk)
     spool.seek(0)
@@ -633,10 +634,8 @@ class FileParse:
             self._quarantine(f"the file could not be parsed ({type(e).__name__})")
 
     def _finish(self, tap: _Tap) -> None:
-        try:
+        with contextlib.suppress(OSError, Unreadable):
             tap.drain()
-        except (OSError, Unreadable):
-            pass
         self.facts.size_bytes = tap.size
         self.facts.checksum_sha256 = tap.sha256.hexdigest()
 
