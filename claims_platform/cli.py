@@ -2,8 +2,9 @@
 
 claims-platform simulate --out <landing> [--seed N] [--members N] [--days N] [--history-days N] ...
 claims-platform ledger            # what the file ledger holds, per table and status
-claims-platform replay (--path P ... | --all) [--dry-run]
+claims-platform replay (--path P ... | --all) [--dry-run] [--acknowledge-change]
                                   # read quarantined files again once fixed; rebuild gold
+                                  # (or close records of processed files changed in place)
 claims-platform docs [--out DIR] [--static] [--serve] [--port N]
                                   # dbt docs of gold on this environment's warehouse
 

@@ -81,8 +81,9 @@ def test_replay_and_ledger_help_describe_the_command_without_running_it():
     assert replay.returncode == 0, replay.stderr
     assert "Read quarantined landed files again" in replay.stdout
     options = _option_help(replay.stdout)
-    assert {"--path", "--all", "--dry-run"} <= options.keys()
-    assert all("default" in options[n] for n in ("--path", "--all", "--dry-run"))
+    flags = ("--path", "--all", "--dry-run", "--acknowledge-change")
+    assert set(flags) <= options.keys()
+    assert all("default" in options[n] for n in flags)
     ledger = _cli("ledger", "--help")
     assert ledger.returncode == 0, ledger.stderr
     assert ledger.stdout.startswith("usage: claims-platform ledger")

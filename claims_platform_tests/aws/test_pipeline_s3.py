@@ -11,10 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from claims_platform.simulator import simulate
-from claims_platform_tests.aws.conftest import all_keys, upload_tree
+from claims_platform_tests.aws.conftest import all_keys, put_landed, upload_tree
 from claims_platform_tests.conftest import REPO_ROOT
 from claims_platform_tests.support.gold_compare import assert_surrogate_keys, diff_gold, read_gold
 from claims_platform_tests.support.pipeline import environ_without_settings
@@ -46,6 +47,14 @@ def test_pipeline_on_s3_matches_truth_and_encrypts_everything_it_writes(
     truth = tmp_path / "truth"
     simulate(tmp_path / "dms", seed=31, members=20, days=10, fmt="csv.gz", truth_dir=truth)
     landed = upload_tree(s3, tmp_path / "dms", landing_bucket, "dms", kms_key_arn=kms_key_arn)
+    # Keys a path join would normalise into another key (here: an object that exists, whose
+    # changes would then load twice): quarantined with their reason, the batch goes on.
+    plan = next(k for k in landed if "/PLAN/" in k)
+    odd = [plan.replace("dms/", "dms//", 1), plan.replace("/PLAN/", "/PLAN//", 1)]
+    body = s3.get_object(Bucket=landing_bucket, Key=plan)["Body"].read()
+    for key in odd:
+        put_landed(s3, landing_bucket, key, body, kms_key_arn=kms_key_arn)
+    landed += odd
     etags = {k: s3.head_object(Bucket=landing_bucket, Key=k)["ETag"] for k in landed}
 
     data = tmp_path / "data"
@@ -61,6 +70,14 @@ def test_pipeline_on_s3_matches_truth_and_encrypts_everything_it_writes(
     (tmp_path / "dagster_home").mkdir()
     run = _materialize_all(env)
     assert run.returncode == 0, run.stderr[-4000:]
+
+    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
+        quarantined = con.execute(
+            "SELECT path, reason FROM audit.file_ledger WHERE status = 'quarantined'"
+        ).fetchall()
+    assert sorted(p for p, _ in quarantined) == sorted(k.removeprefix("dms/") for k in odd)
+    assert all(r.startswith("not read: the S3 key is not canonical") for _, r in quarantined)
+    assert all(f"s3://{landing_bucket}/{plan}" in r for _, r in quarantined)
 
     gold = read_gold(data / "warehouse.duckdb")
     problems = diff_gold(expected_gold(load_truth(truth)), gold)

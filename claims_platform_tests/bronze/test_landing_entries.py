@@ -4,8 +4,6 @@ else named like a DMS file is listed with the reason it is not, and a FIFO never
 from __future__ import annotations
 
 import hashlib
-import os
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,30 +13,9 @@ import pytest
 from claims_platform.bronze.landing import LocalLanding
 from claims_platform.dms import io
 from claims_platform.silver.commit import ensure_warehouse, quarantined_files, screen_landed_files
+from claims_platform_tests.support.fifo import FifoGuard
 
 MEMBER = Path("CLAIMS", "MEMBER")
-
-
-class FifoGuard:
-    """A FIFO with a writer waiting on it: the writer's open() returns only once something opens
-    the pipe for reading, so `opened` tells whether the code under test did (without the test
-    hanging if it did)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        os.mkfifo(path)
-        self.opened = threading.Event()
-        self._thread = threading.Thread(target=self._write, daemon=True)
-        self._thread.start()
-
-    def _write(self) -> None:
-        with open(self.path, "wb"):
-            self.opened.set()
-
-    def release(self) -> None:
-        fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK)
-        self._thread.join(timeout=5)
-        os.close(fd)
 
 
 @pytest.fixture
