@@ -66,10 +66,16 @@ def test_quarantine_does_not_stop_other_files_and_nothing_is_loaded_twice(platfo
     assert select(db, "SELECT count(*), count(DISTINCT _change_id) FROM silver.member") == [(2, 1)]
     assert select(db, "SELECT member_id, is_current FROM gold.dim_member") == [("M1", True)]
 
-    # Second run: no new files, nothing added anywhere.
+    # Second run: no new files, nothing added anywhere; the quarantined file is not attempted
+    # again (only a re-delivery or a replay would).
     assert materialize_all().success
     assert select(db, "SELECT count(*) FROM silver.member") == [(2,)]
     assert select(db, "SELECT count(*) FROM audit.file_ledger") == [(3,)]
+    assert select(db, "SELECT path, count(*) FROM audit.file_attempts GROUP BY ALL ORDER BY 1") == [
+        ("CLAIMS/MEMBER/20240102-100000000.csv", 1),
+        ("CLAIMS/MEMBER/20240102-110000000.csv", 1),
+        ("CLAIMS/MEMBER/20240102-120000000.csv", 1),
+    ]
 
     land(
         platform_env,
