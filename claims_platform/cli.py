@@ -56,6 +56,7 @@ def _ledger(argv: Sequence[str]) -> int:
     )
     from claims_platform.environment import get_settings
     from claims_platform.silver.commit import connect
+    from claims_platform.silver.file_changes import open_changes
 
     settings = get_settings()
     if not settings.duckdb_path.exists():
@@ -67,11 +68,17 @@ def _ledger(argv: Sequence[str]) -> int:
             "SELECT table_name, status, count(*), sum(rows_loaded), sum(rows_rejected) "
             "FROM audit.file_ledger GROUP BY ALL ORDER BY ALL"
         ).fetchall()
+        changed = open_changes(con)
     finally:
         con.close()
     print(f"{'table':<14}{'status':<13}{'files':>7}{'rows':>10}{'rejected':>10}")
     for table, status, files, loaded, rejected in rows:
         print(f"{table:<14}{status:<13}{files:>7}{loaded or 0:>10}{rejected or 0:>10}")
+    if changed:
+        print(
+            f"{len(changed)} processed file(s) changed in place since they were loaded "
+            f"(audit.file_changes; not read again): see `{PROG} replay --all`"
+        )
     return 0
 
 

@@ -276,6 +276,8 @@ def test_cli_replay_names_a_changed_file_and_acknowledges_it(platform_env, capsy
         screen_landed_files(con, [Listed(GOOD, 120, T0)])
     finally:
         con.close()
+    assert cli.main(["ledger"]) == 0
+    assert "1 processed file(s) changed in place" in capsys.readouterr().out
     assert cli.main(["replay", "--path", GOOD]) == 1
     out = capsys.readouterr().out
     assert f"{GOOD}: changed after it was processed: size 100 → 120 bytes: not replayed" in out
