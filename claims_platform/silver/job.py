@@ -93,15 +93,21 @@ class BatchResult:
         )
 
 
-# One Arrow schema carries every kind of output of a table's files through Spark: the change rows,
-# the rejects (prefixed `_rej_`) and one ledger row per file (prefixed `_file_`), told apart by
-# `_kind`. Columns of the other kinds are NULL in a piece, which Arrow stores as a bitmap.
+# One Arrow schema carries every output of a batch's files through one Spark job: each table's
+# change rows (columns prefixed `<table>__`), the rejects (`_rej_`) and one ledger row per file
+# (`_file_`), told apart by `_kind` and `_table`. A piece's other columns are NULL, which Arrow
+# stores as a bitmap. One job, not one per table: a Spark job with Python tasks costs seconds.
 _KIND = "_kind"
+_TABLE = "_table"
 _REJ = "_rej_"
 _FILE = "_file_"
 
 
-def _task_schema(contract: TableContract) -> pa.Schema:
+def _prefix(contract: TableContract) -> str:
+    return f"{contract.silver_table}__"
+
+
+def _task_schema(contracts: Mapping[str, TableContract]) -> pa.Schema:
     import pyarrow as pa
 
     from claims_platform.dms.parse import arrow_type, change_schema, reject_schema
@@ -109,46 +115,55 @@ def _task_schema(contract: TableContract) -> pa.Schema:
     return pa.schema(
         [
             pa.field(_KIND, pa.string()),
-            *change_schema(contract),
+            pa.field(_TABLE, pa.string()),
+            *(
+                pa.field(_prefix(c) + f.name, f.type)
+                for c in contracts.values()
+                for f in change_schema(c)
+            ),
             *(pa.field(_REJ + f.name, f.type) for f in reject_schema()),
             *(pa.field(_FILE + n, arrow_type(t)) for n, t in FILE_COLUMNS),
         ]
     )
 
 
-def _as_task_batch(schema: pa.Schema, kind: str, batch: pa.RecordBatch, prefix: str = "") -> Any:
+def _as_task_batch(
+    schema: pa.Schema, kind: str, table: str, batch: pa.RecordBatch, prefix: str
+) -> Any:
     import pyarrow as pa
 
     n = batch.num_rows
     given = {
         prefix + name: col for name, col in zip(batch.schema.names, batch.columns, strict=True)
     }
-    arrays = [
-        pa.array([kind] * n, pa.string())
-        if f.name == _KIND
-        else given.get(f.name, pa.nulls(n, f.type))
-        for f in schema
-    ]
+    given[_KIND] = pa.array([kind] * n, pa.string())
+    given[_TABLE] = pa.array([table] * n, pa.string())
+    arrays = [given.get(f.name, pa.nulls(n, f.type)) for f in schema]
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
 def _parse_files(
-    contract: TableContract, key: str, batch_id: str, loaded_at: dt.datetime, limits: ParseLimits
+    contracts: Mapping[str, TableContract],
+    key: str,
+    batch_id: str,
+    loaded_at: dt.datetime,
+    limits: ParseLimits,
 ) -> Any:
-    """The mapInArrow function of one table: (path, uri) batches in, every file's pieces out."""
+    """The mapInArrow function: (path, uri) batches in, every file's pieces out."""
 
     def parse(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
         from claims_platform.dms.parse import arrow_type
 
-        schema = _task_schema(contract)
+        schema = _task_schema(contracts)
         file_schema = pa.schema([pa.field(n, arrow_type(t)) for n, t in FILE_COLUMNS])
         for files in batches:
             for path, uri in zip(*(c.to_pylist() for c in files.columns), strict=True):
                 dms_file = parse_path(path)
-                if dms_file is None:
+                if dms_file is None or dms_file.table not in contracts:
                     continue
+                contract = contracts[dms_file.table]
                 fp = FileParse(
                     uri,
                     dms_file,
@@ -158,8 +173,10 @@ def _parse_files(
                     loaded_at=loaded_at,
                     limits=limits,
                 )
+                table = contract.silver_table
                 for kind, piece in fp.pieces():
-                    yield _as_task_batch(schema, kind, piece, "" if kind == "rows" else _REJ)
+                    prefix = _prefix(contract) if kind == "rows" else _REJ
+                    yield _as_task_batch(schema, kind, table, piece, prefix)
                 if fp.facts.status == "unreadable":
                     # Listed but unreadable now: left out of the ledger so a later batch retries it.
                     continue
@@ -167,7 +184,7 @@ def _parse_files(
                     [dict(zip(file_schema.names, fp.facts.ledger_row(), strict=True))],
                     schema=file_schema,
                 )
-                yield _as_task_batch(schema, "file", ledger, _FILE)
+                yield _as_task_batch(schema, "file", table, ledger, _FILE)
 
     return parse
 
@@ -183,9 +200,9 @@ def run_batch(
 ) -> BatchResult:
     """Parse, validate and flatten the manifest's files with Spark; write the batch output.
 
-    Each table's files are parsed by Arrow-batched Python tasks (`mapInArrow`): a file streams
-    through in bounded record batches and never becomes Python rows. Rows of a file that ends
-    quarantined are dropped before anything is written.
+    Files are parsed by Arrow-batched Python tasks (`mapInArrow`), one file per task: a file
+    streams through in bounded record batches and never becomes Python rows. Rows of a file that
+    ends quarantined are dropped before anything is written.
     """
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
@@ -200,55 +217,60 @@ def run_batch(
 
     contracts = contracts or load_contracts()
     loaded_at = dt.datetime.fromisoformat(manifest.loaded_at)
-    by_table: dict[str, list[tuple[str, str]]] = {}
+    items = []
     for path in manifest.files:
         dms_file = parse_path(path)
         if dms_file is not None and dms_file.table in contracts:
-            by_table.setdefault(dms_file.table, []).append(
-                (path, join_uri(manifest.landing_uri, path))
-            )
+            items.append((path, join_uri(manifest.landing_uri, path)))
     bid = manifest.batch_id
-    parallelism = spark.sparkContext.defaultParallelism
     files: list[dict[str, Any]] = []
     counts: dict[str, int] = {}
-    rejects: list[Any] = []
-    cached: list[Any] = []
 
     def write(name: str, df: Any) -> None:
         df.write.mode("overwrite").parquet(join_uri(output_uri, name))
         checkpoint(f"silver.job.wrote:{name}")
 
-    try:
-        for table, items in sorted(by_table.items()):
-            contract = contracts[table]
-            schema = _task_schema(contract)
-            parsed = (
-                spark.createDataFrame(items, "path string, uri string")
-                .repartition(max(1, min(len(items), parallelism * 4)))
-                .mapInArrow(
-                    _parse_files(contract, tokenization_key, bid, loaded_at, limits),
-                    _spark_schema(schema),
-                )
-                .persist(StorageLevel.MEMORY_AND_DISK)
+    parsed = None
+    if items:
+        slices = max(1, min(len(items), spark.sparkContext.defaultParallelism * 4))
+        parsed = (
+            spark.createDataFrame(
+                spark.sparkContext.parallelize(items, slices), "path string, uri string"
             )
-            cached.append(parsed)
+            .mapInArrow(
+                _parse_files(contracts, tokenization_key, bid, loaded_at, limits),
+                _spark_schema(_task_schema(contracts)),
+            )
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+    try:
+        if parsed is not None:
             ledger = parsed.where(F.col(_KIND) == "file").select(
                 *(F.col(_FILE + n).alias(n) for n, _ in FILE_COLUMNS)
             )
-            table_files = sorted((r.asDict() for r in ledger.collect()), key=lambda f: f["path"])
-            files += table_files
-            dropped = [f["path"] for f in table_files if f["status"] != "processed"]
-            kept = parsed.where(~F.col("_source_file").isin(dropped)) if dropped else parsed
+            files = sorted((r.asDict() for r in ledger.collect()), key=lambda f: f["path"])
+            dropped = [f["path"] for f in files if f["status"] != "processed"]
+            kept = parsed.where(~F.col(_REJ + "source_file").isin(dropped)) if dropped else parsed
+        for contract in contracts.values():
+            table_files = [f for f in files if f["table_name"] == contract.name]
+            if not table_files:
+                continue
+            assert parsed is not None
+            prefix = _prefix(contract)
             # Columns added at the source (DDL) ride along as text until a contract types them.
             extras: list[str] = []
             for f in table_files:
                 if f["status"] == "processed" and f["extra_columns"]:
                     extras += [n for n in f["extra_columns"].split(",") if n not in extras]
-            extra_map = F.from_json(F.col(EXTRA), T.MapType(T.StringType(), T.StringType()))
-            layout = change_table(contract)
-            df = kept.where(F.col(_KIND) == "rows").select(
-                F.md5(F.col(CHANGE_KEY)).alias("_change_id"),
-                *(F.col(n) for n, _ in layout.columns[1:]),
+            extra_map = F.from_json(
+                F.col(prefix + EXTRA), T.MapType(T.StringType(), T.StringType())
+            )
+            rows = parsed.where((F.col(_KIND) == "rows") & (F.col(_TABLE) == contract.silver_table))
+            if dropped:
+                rows = rows.where(~F.col(prefix + "_source_file").isin(dropped))
+            df = rows.select(
+                F.md5(F.col(prefix + CHANGE_KEY)).alias("_change_id"),
+                *(F.col(prefix + n).alias(n) for n, _ in change_table(contract).columns[1:]),
                 *(extra_map[n].alias(n) for n in extras),
             )
             counts[contract.silver_table] = sum(
@@ -280,23 +302,18 @@ def run_batch(
                     *(F.col("_item")[f.name].alias(f.column) for f in col.nested.fields),
                 )
                 write(child.name, child_df)
-            if any(f["rows_rejected"] for f in table_files):
-                rejects.append(
-                    kept.where(F.col(_KIND) == "rejects").select(
-                        *(F.col(_REJ + n).alias(n) for n, _ in rejects_table().columns)
-                    )
-                )
         counts["rejects"] = sum(f["rows_rejected"] for f in files)
-        if rejects:
-            union = rejects[0]
-            for more in rejects[1:]:
-                union = union.unionByName(more)
-            write("rejects", union)
+        if counts["rejects"]:
+            write(
+                "rejects",
+                kept.where(F.col(_KIND) == "rejects").select(
+                    *(F.col(_REJ + n).alias(n) for n, _ in rejects_table().columns)
+                ),
+            )
     finally:
-        for df in cached:
-            df.unpersist()
+        if parsed is not None:
+            parsed.unpersist()
 
-    files.sort(key=lambda f: f["path"])
     result = BatchResult(batch_id=bid, output_uri=output_uri, files=files, tables=counts)
     write_text(
         join_uri(output_uri, FILES_MANIFEST),
