@@ -14,9 +14,8 @@ import duckdb
 
 from claims_platform.contracts import TableContract
 from claims_platform.quality.results import SAMPLE_ROWS, jsonable
-from claims_platform.quality.sql import BATCHES, LEDGER, current_state_sql, ident, silver
+from claims_platform.quality.sql import BATCHES, LEDGER, REJECTS, current_state_sql, ident, silver
 from claims_platform.silver.file_changes import open_changes
-from claims_platform.silver.schema import REJECTS_TABLE
 
 MAX_LISTED_FILES = 20
 
@@ -45,7 +44,7 @@ def ledger_reconciles(con: duckdb.DuckDBPyConnection, contract: TableContract) -
             SELECT _source_file AS path, count(*) AS n FROM {silver(contract.silver_table)}
             GROUP BY _source_file
         ), rejected AS (
-            SELECT source_file AS path, count(*) AS n FROM {silver(REJECTS_TABLE)}
+            SELECT source_file AS path, count(*) AS n FROM {REJECTS}
             WHERE lower(table_name) = ? GROUP BY source_file
         ), paths AS (
             SELECT path FROM files UNION SELECT path FROM loaded UNION SELECT path FROM rejected
@@ -183,7 +182,7 @@ def rejects_by_rule(con: duckdb.DuckDBPyConnection) -> Finding:
         con,
         f"""
         SELECT table_name, rule, count(*), count(*) FILTER (WHERE _batch_id = ?)
-        FROM {silver(REJECTS_TABLE)}
+        FROM {REJECTS}
         GROUP BY ALL ORDER BY ALL
         """,
         [latest],
@@ -203,7 +202,7 @@ def rejects_by_rule(con: duckdb.DuckDBPyConnection) -> Finding:
         sample = _rows(
             con,
             f"""
-            SELECT table_name, rule, source_file, row_number FROM {silver(REJECTS_TABLE)}
+            SELECT table_name, rule, source_file, row_number FROM {REJECTS}
             WHERE _batch_id = ? ORDER BY source_file, row_number LIMIT {SAMPLE_ROWS}
             """,
             [latest],

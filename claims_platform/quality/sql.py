@@ -9,7 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from claims_platform.silver.commit import BATCHES_TABLE, SILVER_SCHEMA
-from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
+from claims_platform.silver.schema import (
+    LEDGER_SCHEMA,
+    LEDGER_TABLE,
+    REJECTS_TABLE,
+    RESTRICTED_SCHEMA,
+)
 
 LEDGER = f"{LEDGER_SCHEMA}.{LEDGER_TABLE}"
 BATCHES = f"{LEDGER_SCHEMA}.{BATCHES_TABLE}"
@@ -32,6 +37,10 @@ def ident(name: str) -> str:
 
 def silver(table: str) -> str:
     return f"{SILVER_SCHEMA}.{ident(table)}"
+
+
+# The rejects hold raw landed rows: the restricted schema, which only the platform reads.
+REJECTS = f"{RESTRICTED_SCHEMA}.{ident(REJECTS_TABLE)}"
 
 
 def current_state_sql(table: str, keys: Sequence[str], where: str = "TRUE") -> str:

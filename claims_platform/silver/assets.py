@@ -19,7 +19,14 @@ from claims_platform.silver.commit import (
     screen_landed_files,
 )
 from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest
-from claims_platform.silver.schema import REJECTS_TABLE, child_tables
+from claims_platform.silver.restricted import unclassified_columns
+from claims_platform.silver.schema import (
+    REJECTS_TABLE,
+    RESTRICTED_SCHEMA,
+    SILVER_SCHEMA,
+    child_tables,
+    unclassified_table,
+)
 
 SILVER_GROUP = "silver"
 WAREHOUSE_POOL = "duckdb_writer"
@@ -94,13 +101,14 @@ def silver_specs(contracts: dict[str, TableContract]) -> list[dg.AssetSpec]:
             deps=[bronze_key(c) for c in contracts.values()],
             description="Rows the silver job rejected: file, row position, rule, reason and the "
             "original values. PHI-restricted: the `record` column holds the raw landed values, "
-            "including SSNs; read access is for the data-platform team only. Counts by rule are "
-            "in the `rejects_by_rule` check.",
+            f"including SSNs, so the table lives in the `{RESTRICTED_SCHEMA}` schema, which only "
+            "the platform's loading role reads (not the dbt role, analysts or branch clones). "
+            "Counts by rule are in the `rejects_by_rule` check.",
             group_name=SILVER_GROUP,
             kinds={"spark", "duckdb"},
             owners=["team:data-platform"],
             tags={"phi": "direct", "access": "phi-restricted"},
-            metadata={"dagster/table_name": f"silver.{REJECTS_TABLE}"},
+            metadata={"dagster/table_name": f"{RESTRICTED_SCHEMA}.{REJECTS_TABLE}"},
         )
     )
     return specs
@@ -220,10 +228,14 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
                     context.log.warning(f"quarantined {q['path']}: {q['reason']}")
             else:
                 context.log.info("no new landed files")
+            schema_of = {REJECTS_TABLE: RESTRICTED_SCHEMA}
             totals = {
-                name: con.execute(f'SELECT count(*) FROM silver."{name}"').fetchone()[0]
+                name: con.execute(
+                    f'SELECT count(*) FROM {schema_of.get(name, SILVER_SCHEMA)}."{name}"'
+                ).fetchone()[0]
                 for name in {*(k.path[-1] for k in selected)}
             }
+            unclassified = unclassified_columns(con)
         now = dt.datetime.now(dt.UTC).isoformat()
         job_meta = {
             r.asset_key: r.metadata or {}
@@ -245,6 +257,14 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
             if summary and key != REJECTS_KEY:
                 meta["files_in_batch"] = len(pending)
                 meta["files_quarantined"] = len(summary.quarantined)
+            if unclassified.get(name):
+                # Names only: the values wait in restricted until a contract classifies them.
+                meta["unclassified_columns"] = dg.MetadataValue.json(
+                    {
+                        "columns": unclassified[name],
+                        "held_in": f"{RESTRICTED_SCHEMA}.{unclassified_table(name)}",
+                    }
+                )
             yield dg.MaterializeResult(asset_key=key, metadata=meta)
         for check_key in sorted(context.selected_asset_check_keys, key=str):
             reported = job_checks.get(check_key.asset_key)

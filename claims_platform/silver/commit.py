@@ -31,17 +31,19 @@ from claims_platform.dms.values import parse_timestamp
 from claims_platform.faults import checkpoint
 from claims_platform.silver.file_changes import FileChange, Processed, record_changed_files
 from claims_platform.silver.job import FILES_MANIFEST
+from claims_platform.silver.restricted import hold_unclassified_columns, move_rejects_out_of_silver
 from claims_platform.silver.schema import (
     BATCH_COLUMNS,
     LEDGER_SCHEMA,
     LEDGER_TABLE,
+    RESTRICTED_SCHEMA,
+    SILVER_SCHEMA,
     SilverTable,
     all_silver_tables,
     duckdb_type,
     ledger_columns,
 )
 
-SILVER_SCHEMA = "silver"
 BATCHES_TABLE = "batches"
 ATTEMPTS_TABLE = "file_attempts"
 QUARANTINED = "quarantined"
@@ -102,8 +104,10 @@ def ensure_warehouse(
     """Create the silver and audit schemas and tables the contracts describe (idempotent)."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {SILVER_SCHEMA}")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {LEDGER_SCHEMA}")
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {RESTRICTED_SCHEMA}")
     for table in all_silver_tables(contracts or load_contracts()):
-        _ensure_table(con, SILVER_SCHEMA, table)
+        _ensure_table(con, table_schema(table), table)
+    move_rejects_out_of_silver(con)
     _ensure_table(con, LEDGER_SCHEMA, _Table(LEDGER_TABLE, ledger_columns()))
     had_attempts = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
@@ -132,22 +136,9 @@ def connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(path), read_only=read_only)
 
 
-def _add_new_source_columns(con: duckdb.DuckDBPyConnection, table: str, parts: list[str]) -> None:
-    """A column added at the source joins the silver table; earlier rows read NULL."""
-    incoming = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [parts]).fetchall()
-    existing = {
-        r[0]
-        for r in con.execute(
-            "SELECT column_name FROM information_schema.columns "
-            "WHERE table_schema = ? AND table_name = ?",
-            [SILVER_SCHEMA, table],
-        ).fetchall()
-    }
-    for name, *_ in incoming:
-        if name not in existing:
-            con.execute(
-                f"ALTER TABLE {SILVER_SCHEMA}.{_ident(table)} ADD COLUMN {_ident(name)} VARCHAR"
-            )
+def table_schema(table: SilverTable) -> str:
+    """The schema a table of the silver job's output lives in (silver, or restricted)."""
+    return RESTRICTED_SCHEMA if table.restricted else SILVER_SCHEMA
 
 
 @dataclass(frozen=True)
@@ -193,10 +184,11 @@ def commit_batch(
             parts = sorted(glob.glob(str(output_dir / table.name / "*.parquet")))
             if not parts:
                 continue
-            _add_new_source_columns(con, table.name, parts)
+            # Columns no contract classifies (added at the source) go to restricted, not silver.
+            own = hold_unclassified_columns(con, table, parts)
             rows[table.name] = con.execute(
-                f"INSERT INTO {SILVER_SCHEMA}.{_ident(table.name)} BY NAME "
-                "SELECT * FROM read_parquet(?)",
+                f"INSERT INTO {table_schema(table)}.{_ident(table.name)} BY NAME "
+                f"SELECT {own} FROM read_parquet(?)",
                 [parts],
             ).fetchone()[0]
             checkpoint(f"silver.commit.inserted:{table.name}")

@@ -7,9 +7,23 @@ from dataclasses import dataclass
 from claims_platform.contracts import TableContract, load_contracts, parse_type
 from claims_platform.dms.parse import FILE_COLUMNS, REJECT_COLUMNS, silver_columns
 
+SILVER_SCHEMA = "silver"
 REJECTS_TABLE = "rejects"
 LEDGER_SCHEMA = "audit"
 LEDGER_TABLE = "file_ledger"
+# Raw values no PHI class governs yet: rejected rows as landed (SSNs before tokenization) and
+# columns added at the source that no contract classifies. Only the platform role that loads the
+# warehouse reads this schema; the dbt role, analysts and branch clones read silver, not this.
+RESTRICTED_SCHEMA = "restricted"
+# A change table's columns added at the source and not in its contract, held apart per table with
+# the delivery they came in (the silver row they belong to).
+UNCLASSIFIED_SUFFIX = "__unclassified"
+UNCLASSIFIED_KEY_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("_change_id", "string"),
+    ("_batch_id", "string"),
+    ("_source_file", "string"),
+    ("_row_number", "integer"),
+)
 
 
 @dataclass(frozen=True)
@@ -21,6 +35,12 @@ class SilverTable:
     description: str
     parent: str | None = None  # the change table a child table was flattened from
     source_column: str | None = None
+    restricted: bool = False  # lives in RESTRICTED_SCHEMA, not in silver
+
+
+def unclassified_table(table: str) -> str:
+    """Where the unclassified added columns of the change table `table` are held."""
+    return f"{table}{UNCLASSIFIED_SUFFIX}"
 
 
 def duckdb_type(type_name: str) -> str:
@@ -98,10 +118,12 @@ def child_tables(contract: TableContract) -> list[SilverTable]:
 
 
 def rejects_table() -> SilverTable:
+    # `record` holds the row as landed, SSN included: restricted, like any raw value.
     return SilverTable(
         name=REJECTS_TABLE,
         columns=REJECT_COLUMNS,
         description="Rows rejected by the silver job, with file, row, rule and original values.",
+        restricted=True,
     )
 
 

@@ -7,9 +7,17 @@ integration) and inserts the files' ledger rows in one Snowflake transaction, af
 that same transaction that no file was committed before. Committers are serialised by an UPDATE
 on AUDIT.COMMIT_LOCK (Snowflake has no SELECT … FOR UPDATE; DML holds a table lock until commit).
 
-DDL commits implicitly in Snowflake, so table creation and columns added at the source (as
-VARCHAR, like the local committer) happen before the transaction; they are idempotent and
-harmless if the batch then rolls back.
+DDL commits implicitly in Snowflake, so table creation and the columns of the restricted table
+holding a batch's unclassified added columns happen before the transaction; they are idempotent
+and harmless if the batch then rolls back.
+
+Default-deny, as the local committer (silver/restricted.py): rejects and columns added at the
+source that no contract classifies go to schema RESTRICTED (granted to the loading role alone by
+dbt/macros/governance/role_layout.sql), never to SILVER. COPY … MATCH_BY_COLUMN_NAME loads only
+the columns a table has, so the same Parquet parts load the contract columns into SILVER and the
+delivery keys plus the added columns into RESTRICTED.<TABLE>__UNCLASSIFIED. Added column names are
+quoted (Oracle allows `ORDER`, `A#B`, `X$Y`), in upper case, the case Snowflake stores unquoted
+names in, so `MATCH_BY_COLUMN_NAME` and unquoted references elsewhere find them.
 
 SQL lives in `sql/*.sql`. Values are bound (`%(name)s`, the connector's client-side binding);
 identifiers cannot be bound, so they are substituted as `${name}` only after `identifier()`
@@ -30,9 +38,18 @@ from typing import Any, Protocol
 from claims_platform.contracts import TableContract, load_contracts, parse_type
 from claims_platform.dms.values import parse_timestamp
 from claims_platform.silver.commit import CommitSummary
-from claims_platform.silver.schema import BATCH_COLUMNS, all_silver_tables, ledger_columns
+from claims_platform.silver.schema import (
+    BATCH_COLUMNS,
+    UNCLASSIFIED_KEY_COLUMNS,
+    SilverTable,
+    all_silver_tables,
+    ledger_columns,
+    unclassified_table,
+)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
+# What Oracle (the source) allows in a column name the silver job passes on as an added column.
+_SOURCE_COLUMN = re.compile(r"^[A-Za-z][A-Za-z0-9_$#]{0,127}$")
 _LOCATION = re.compile(r"^[A-Za-z0-9_.=:/-]*$")
 _STATEMENT_END = re.compile(r";\s*(?:\n|$)")
 
@@ -55,6 +72,14 @@ def identifier(name: str) -> str:
     return name.upper()
 
 
+def quoted_identifier(name: str) -> str:
+    """A source column name as a quoted Snowflake identifier (keywords, `#` and `$` allowed),
+    upper case like an unquoted name; a ValueError for anything else."""
+    if not _SOURCE_COLUMN.match(name):
+        raise ValueError(f"{name!r} is not a source column name")
+    return f'"{name.upper()}"'
+
+
 def _location(path: str) -> str:
     if not _LOCATION.match(path) or ".." in path:
         raise ValueError(f"{path!r} is not a plain stage path")
@@ -70,6 +95,8 @@ class SnowflakeLake:
     storage_integration: str = "CLAIMS_LAKE"
     silver_schema: str = "SILVER"
     audit_schema: str = "AUDIT"
+    # Rejects and unclassified added columns: raw values only the loading role reads.
+    restricted_schema: str = "RESTRICTED"
     stage_name: str = "LAKE"
 
     @property
@@ -82,11 +109,15 @@ class SnowflakeLake:
             "database": identifier(self.database),
             "silver_schema": identifier(self.silver_schema),
             "audit_schema": identifier(self.audit_schema),
+            "restricted_schema": identifier(self.restricted_schema),
             "storage_integration": identifier(self.storage_integration),
         }
 
     def table(self, schema: str, name: str) -> str:
         return f"{identifier(self.database)}.{identifier(schema)}.{identifier(name)}"
+
+    def schema_of(self, table: SilverTable) -> str:
+        return self.restricted_schema if table.restricted else self.silver_schema
 
 
 def sql_text(name: str, **identifiers: str) -> str:
@@ -135,7 +166,7 @@ def setup_statements(
             (statement, {"lake_url": lake.lake_url} if "%(lake_url)s" in statement else None)
         )
     tables = [
-        (lake.silver_schema, t.name, t.columns)
+        (lake.schema_of(t), t.name, t.columns)
         for t in all_silver_tables(dict(contracts or load_contracts()))
     ] + [(lake.audit_schema, name, columns) for name, columns in _audit_tables()]
     for schema, name, columns in tables:
@@ -211,7 +242,9 @@ def commit_batch(
     Snowflake transaction; BatchConflict if another batch committed one of its files first.
 
     `list_columns(table, location)` gives the columns of the batch's files of a table (default:
-    INFER_SCHEMA over the stage); columns the table lacks are added as VARCHAR first.
+    INFER_SCHEMA over the stage); columns the table's layout lacks (added at the source, no
+    contract classifies them) are held in RESTRICTED.<TABLE>__UNCLASSIFIED, added there as VARCHAR
+    first.
     """
     contracts = contracts or load_contracts()
     batch_id = manifest["batch_id"]
@@ -221,17 +254,24 @@ def commit_batch(
     cursor = connection.cursor()
     columns_of = list_columns or _infer_columns(cursor, lake)
     tables = all_silver_tables(dict(contracts))
+    held: list[tuple[SilverTable, str]] = []  # (table, its unclassified table) to copy into
     for table in tables:
         known = {n.lower() for n, _ in table.columns}
-        for column in columns_of(table.name, f"{location}/{table.name}/"):
-            if column.lower() not in known:
+        incoming = list(columns_of(table.name, f"{location}/{table.name}/"))
+        added = [c for c in incoming if c.lower() not in known]
+        if added:
+            target = lake.table(lake.restricted_schema, unclassified_table(table.name))
+            present = {c.lower() for c in incoming}
+            keys = [(n, t) for n, t in UNCLASSIFIED_KEY_COLUMNS if n in present]
+            columns = ", ".join(f"{identifier(n)} {snowflake_type(t)}" for n, t in keys)
+            create = sql_text("create_table", table=target, columns=columns)
+            cursor.execute(statements(create)[0])
+            for column in added:
                 add = sql_text(
-                    "add_column",
-                    table=lake.table(lake.silver_schema, table.name),
-                    column=identifier(column),
-                    type="VARCHAR",
+                    "add_column", table=target, column=quoted_identifier(column), type="VARCHAR"
                 )
                 cursor.execute(statements(add)[0])
+            held.append((table, target))
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     for statement in statements(sql_text("commit_begin", **ids)):
         cursor.execute(statement)
@@ -250,12 +290,18 @@ def commit_batch(
         for table in tables:
             copy = sql_text(
                 "copy_table",
-                table=lake.table(lake.silver_schema, table.name),
+                table=lake.table(lake.schema_of(table), table.name),
                 stage=lake.stage,
                 location=f"{location}/{table.name}/",
             )
             cursor.execute(statements(copy)[0])
             rows[table.name] = _rows_loaded(cursor)
+        for table, target in held:
+            copy = sql_text(
+                "copy_table", table=target, stage=lake.stage, location=f"{location}/{table.name}/"
+            )
+            cursor.execute(statements(copy)[0])
+            cursor.fetchall()
         ledger = ledger_rows(manifest, landed_at, now)
         if ledger:
             names = [identifier(n) for n, _ in ledger_columns()]

@@ -166,7 +166,7 @@ def governed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Governed]:
                     ).fetchall()
                 }
                 first_rejects = con.execute(
-                    "SELECT count(*) FROM silver.rejects WHERE source_file = ?", [rejected]
+                    "SELECT count(*) FROM restricted.rejects WHERE source_file = ?", [rejected]
                 ).fetchone()[0]
             finally:
                 con.close()

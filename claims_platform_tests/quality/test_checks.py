@@ -192,7 +192,7 @@ def _processed_files_unchanged(con, key):
 
 def _rejects_by_rule(con, key):
     con.execute(
-        "INSERT INTO silver.rejects VALUES ('provider', 'CLAIMS/PROVIDER/LOAD00000001.csv', 2, "
+        "INSERT INTO restricted.rejects VALUES ('provider', 'CLAIMS/PROVIDER/LOAD00000001.csv', 2, "
         "'npi', 'CLAIMS/PROVIDER/LOAD00000001.csv row 2: NPI must be 10 digits with a valid "
         "check digit', ?, ?, ?)",
         [f'{{"NPI":"{PHI_MARKER}"}}', BATCH, PROCESSED_AT],

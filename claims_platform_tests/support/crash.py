@@ -356,11 +356,13 @@ def exactly_once_problems(warehouse: Path, landing: Path) -> list[str]:
             ).fetchall():
                 loaded[(file, batch_id)] += n
         rejected: Counter[tuple[str, str]] = Counter()
+        # The rejects live in the restricted schema (raw rows), never in silver.
         if "rejects" in tables:
-            for file, batch_id, n in con.execute(
-                "SELECT source_file, _batch_id, count(*) FROM silver.rejects GROUP BY ALL"
-            ).fetchall():
-                rejected[(file, batch_id)] += n
+            problems.append("silver holds a rejects table: rejects belong in restricted")
+        for file, batch_id, n in con.execute(
+            "SELECT source_file, _batch_id, count(*) FROM restricted.rejects GROUP BY ALL"
+        ).fetchall():
+            rejected[(file, batch_id)] += n
         expected_loaded = {(p, b): n for p, b, _s, n, _r in ledger if n}
         expected_rejected = {(p, b): n for p, b, _s, _n, r in ledger if r}
         if dict(loaded) != expected_loaded:

@@ -129,8 +129,15 @@ def test_role_layout_is_least_privilege(snowflake_dbt):
         return [g for g in grants if g.endswith(f" to role {role}")]
 
     analyst = " ".join(to_role("analyst"))
-    for schema in ("silver", "audit", "staging", "intermediate", "governance"):
+    for schema in ("silver", "audit", "restricted", "staging", "intermediate", "governance"):
         assert f"claims.{schema} " not in analyst + " "
+    # Rejects and unclassified added columns (raw values, SSNs among them): the loading role
+    # alone, and no future grant on the schema for anyone.
+    statements = [s.lower() for s in _statements(snowflake_dbt)]
+    assert "create schema if not exists claims.restricted" in statements
+    assert [g for g in grants if "claims.restricted" in g] == [
+        "grant usage, create table on schema claims.restricted to role loader"
+    ]
     assert "grant select on future tables in schema claims.gold to role analyst" in grants
     assert "grant select on future views in schema claims.analyst to role analyst" in grants
     assert [g for g in grants if g.startswith("grant role phi_reader")] == [

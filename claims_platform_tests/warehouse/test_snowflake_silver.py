@@ -147,8 +147,19 @@ def test_a_batch_and_its_ledger_rows_commit_together(snowflake, lake):
     )
     assert summary.rows_by_table["plan"] == 1
     cursor = snowflake.cursor()
-    row = cursor.execute("select plan_id, network_tier, _batch_id from silver.plan").fetchall()
-    assert row == [("P1", "added at the source", "b1")]
+    row = cursor.execute("select plan_id, _batch_id from silver.plan").fetchall()
+    assert row == [("P1", "b1")]
+    # The column added at the source, classified by no contract, is held apart from silver.
+    silver_columns = cursor.execute(
+        "select lower(column_name) from information_schema.columns"
+        " where table_schema = 'SILVER' and table_name = 'PLAN'"
+    ).fetchall()
+    assert ("network_tier",) not in silver_columns
+    held = cursor.execute(
+        "select _change_id, _source_file, _row_number, network_tier"
+        " from restricted.plan__unclassified"
+    ).fetchall()
+    assert held == [("c1", "CLAIMS/PLAN/LOAD00000001.csv", 1, "added at the source")]
     ledger = cursor.execute("select path, status, _batch_id, landed_at from audit.file_ledger")
     assert ledger.fetchall() == [
         ("CLAIMS/PLAN/LOAD00000001.csv", "processed", "b1", dt.datetime(2024, 1, 1, 12))
@@ -187,3 +198,29 @@ def test_a_failure_after_the_copy_leaves_nothing_behind(snowflake, lake, monkeyp
         )
     assert _count(snowflake, "silver.plan") == 0
     assert _count(snowflake, "audit.file_ledger") == 0
+
+
+def test_added_columns_named_like_keywords_or_with_oracle_signs_are_quoted(snowflake, lake):
+    (lake / "batches" / "b3" / "plan").mkdir(parents=True)
+    row = PLAN_ROW.replace(
+        "'added at the source' as network_tier",
+        "'o' as \"order\", 'w' as \"window\", 'h' as \"a#b\", 'd' as \"x$y\"",
+    )
+    duckdb.sql(row).write_parquet(str(lake / "batches" / "b3" / "plan" / "part-0.parquet"))
+    path = "CLAIMS/PLAN/20240102-000000000.csv"
+    warehouse.commit_batch(
+        snowflake,
+        _lake(lake),
+        "batches/b3",
+        _manifest("b3", path),
+        {},
+        list_columns=_parquet_columns(lake),
+    )
+    held = snowflake.cursor().execute(
+        'select "ORDER", "WINDOW", "A#B", "X$Y" from restricted.plan__unclassified'
+    )
+    assert held.fetchall() == [("o", "w", "h", "d")]
+    assert _count(snowflake, "silver.plan") == 1
+    assert warehouse.quoted_identifier("a#b") == '"A#B"'
+    with pytest.raises(ValueError, match="not a source column name"):
+        warehouse.quoted_identifier('x" varchar); drop table t; --')

@@ -8,6 +8,8 @@ create stage if not exists ${stage}
     url = %(lake_url)s
     storage_integration = ${storage_integration}
     file_format = (type = parquet);
+-- Rejects and unclassified added columns (raw values): granted to the loading role alone.
+create schema if not exists ${database}.${restricted_schema};
 create table if not exists ${database}.${audit_schema}.COMMIT_LOCK (
     lock_name varchar,
     locked_at timestamp_ntz
