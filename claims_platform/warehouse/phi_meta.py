@@ -16,7 +16,9 @@ Rules, per model and source in the manifest:
   column of that name; a column with no contract counterpart (derived) may declare a class;
 * `phi_mask` fits the class (and `year` only a date column, per contract type);
 * the node's `config.meta.contains_phi` says whether any column has a class;
-* every silver table documents every silver column, so no classified column goes unlisted;
+* every silver table documents every silver column, so no classified column goes unlisted, and
+  no other column: documenting a silver column is what lets a column added at the source into
+  staging and gold (dbt's added_source_columns), so only a contract classifies it;
 * an analyst view (`masked_view_of: <model>`) lists exactly its model's columns but the
   bookkeeping ones (leading `_`), with no class and the model's effective mask on each PHI column;
 * every column is described.
@@ -127,6 +129,13 @@ def phi_meta_drift(
             missing = [c for c in silver.get(name, {}) if c not in columns]
             if missing:
                 drift(None, f"silver columns not documented: {', '.join(missing)}")
+            unknown = [c for c in columns if c not in silver.get(name, {})]
+            if unknown:
+                drift(
+                    None,
+                    f"documents columns no contract has: {', '.join(unknown)} (an unclassified "
+                    "column stays out of staging and gold until its contract classifies it)",
+                )
         masked_of = node_meta.get("masked_view_of")
         if masked_of:
             drifts.extend(_masked_view_drift(node, by_name.get(masked_of), masked_of))

@@ -12,9 +12,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_dbt(
-    command: str, work_dir: Path, database: Path, *args: str
+    command: str, work_dir: Path, database: Path, *args: str, project_dir: Path | None = None
 ) -> subprocess.CompletedProcess:
-    """Run a dbt command on the project with its own target/log paths (parallel-safe).
+    """Run a dbt command on the project (or a copy of it in `project_dir`) with its own
+    target/log paths (parallel-safe).
 
     Commands sharing a work_dir and database reuse dbt's partial parse.
     """
@@ -26,9 +27,9 @@ def run_dbt(
         bundled_dbt_executable(),
         command,
         "--project-dir",
-        "dbt",
+        str(project_dir or "dbt"),
         "--profiles-dir",
-        "dbt",
+        str(project_dir or "dbt"),
         "--target-path",
         str(work_dir / "target"),
         "--log-path",

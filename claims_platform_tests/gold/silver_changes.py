@@ -318,7 +318,9 @@ class Silver:
                 for record in self.rows[table]:
                     for name in record:
                         if name not in columns:
-                            con.execute(f"alter table silver.{table} add column {name} VARCHAR")
+                            # Quoted, as the committer does: Oracle allows ORDER, A#B, X$Y.
+                            quoted = '"' + name.replace('"', '""') + '"'
+                            con.execute(f"alter table silver.{table} add column {quoted} VARCHAR")
                             columns.append(name)
                 rows = [tuple(r.get(name) for name in columns) for r in self.rows[table]]
                 if rows:

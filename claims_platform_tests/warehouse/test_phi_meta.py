@@ -88,6 +88,19 @@ def test_an_undocumented_silver_column_is_drift(manifest):
     ]
 
 
+def test_documenting_a_silver_column_no_contract_has_is_drift(manifest):
+    """Documenting a silver column is what lets an added column into staging and gold
+    (dbt's added_source_columns): only a contract may classify it."""
+    changed = copy.deepcopy(manifest)
+    columns = changed["sources"]["source.claims_platform.silver.member"]["columns"]
+    columns["alt_ssn"] = copy.deepcopy(columns["state"]) | {"name": "alt_ssn"}
+    assert [str(d) for d in phi_meta_drift(changed)] == [
+        "models/staging/_silver__sources.yml: member: documents columns no contract has: "
+        "alt_ssn (an unclassified column stays out of staging and gold until its contract "
+        "classifies it)"
+    ]
+
+
 def test_an_analyst_view_must_mirror_its_masks(manifest):
     changed = copy.deepcopy(manifest)
     _set_meta(_column(changed, "model.claims_platform.analyst_dim_member", "zip5"), phi_mask=None)

@@ -157,22 +157,58 @@ commit;
 
 
 {#
-    Source columns the project does not know yet: the columns of `relation` (a staging view or a
-    silver table) that are not metadata (leading underscore) and not in `known_columns`, in
-    table order. A column added at the source (DDL) reaches silver as VARCHAR, NULL in earlier
-    rows; staging passes it through and the gold models that carry source columns append it.
+    Columns added at the source (DDL) that a model may carry: the columns of `relation` (a silver
+    table or a staging view over `silver_table`, default the relation's own name) that are not
+    metadata (leading underscore) and not in `known_columns`, in table order, each quoted as the
+    warehouse stores it (Oracle allows names such as ORDER, WINDOW, A#B or X$Y), ready for SQL.
+
+    Default-deny (DESIGN principle 8): only a column the silver source documents passes, and the
+    silver source documents exactly the contract columns (claims_platform/warehouse/phi_meta.py
+    fails on any other), so a column reaches staging and gold only once a contract classifies
+    it. A classified PHI column passes only into a model that documents it, so its meta sets the
+    Snowflake masking policy and the analyst view's mask there. An unclassified column stays in
+    the restricted schema (claims_platform/silver/restricted.py), where only the loading role
+    reads it, and is listed by the silver asset's `unclassified_columns` metadata.
     Empty while parsing (no database access then).
 #}
-{% macro added_source_columns(relation, known_columns) -%}
+{% macro added_source_columns(relation, known_columns, silver_table=none) -%}
     {%- set known = known_columns | map('lower') | list -%}
+    {%- set classified = silver_column_meta(silver_table or relation.identifier) -%}
+    {%- set documented_here = (model.columns.keys() | map('lower') | list) if model else [] -%}
     {%- set added = [] -%}
+    {%- set seen = [] -%}
     {%- if execute -%}
         {%- for column in adapter.get_columns_in_relation(relation) -%}
             {%- set name = column.name | lower -%}
-            {%- if not name.startswith('_') and name not in known and name not in added -%}
-                {%- do added.append(name) -%}
+            {%- if not name.startswith('_') and name not in known and name not in seen
+                and name in classified
+                and (classified[name].get('phi') is none or name in documented_here) -%}
+                {%- do seen.append(name) -%}
+                {%- do added.append(adapter.quote(column.name)) -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}
     {{ return(added) }}
+{%- endmacro %}
+
+
+{#
+    {lower-case column name: meta} of the columns the silver source documents for the silver
+    table `name` (meta from `config.meta` merged over the older top-level `meta`); {} when the
+    source has no such table.
+#}
+{% macro silver_column_meta(name) -%}
+    {%- set columns = {} -%}
+    {%- if execute -%}
+        {%- for source in graph.sources.values()
+            if source.source_name == 'silver' and source.name == name -%}
+            {%- for column in source.columns.values() -%}
+                {%- set meta = {} -%}
+                {%- do meta.update(column.get('meta') or {}) -%}
+                {%- do meta.update((column.get('config') or {}).get('meta') or {}) -%}
+                {%- do columns.update({column.name | lower: meta}) -%}
+            {%- endfor -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {{ return(columns) }}
 {%- endmacro %}

@@ -1,8 +1,8 @@
 {#
     The select list of a staging view: the columns the project knows, cast to their contract
-    types, in the order given, then every other non-metadata column of the source relation as it
-    is (a column added at the source by DDL, VARCHAR in silver and NULL in earlier rows; see
-    added_source_columns). `columns` is a list of (name, type) pairs.
+    types, in the order given, then each column added at the source since that a contract has
+    classified, as it is and quoted (added_source_columns: an unclassified one never leaves the
+    restricted schema). `columns` is a list of (name, type) pairs.
 #}
 {% macro staging_columns(source_relation, columns) -%}
     {%- set known = [] -%}

@@ -17,8 +17,9 @@
     'updated_at',
 ] -%}
 {%- set version_columns = ['member_sk', 'valid_from', 'valid_to', 'is_current'] -%}
-{#- Columns added at the source later: tracked like the others, appended at the end. -#}
-{%- set added_columns = added_source_columns(changes, source_columns + version_columns) %}
+{#- Columns added at the source later, once a contract classifies them (added_source_columns):
+    tracked like the others, appended at the end. -#}
+{%- set added_columns = added_source_columns(changes, source_columns + version_columns, 'member') %}
 
 with member_changes as (
 

@@ -12,7 +12,7 @@
 {%- set source_columns = [
     'plan_id', 'plan_name', 'line_of_business', 'product_type', 'funding_type', 'updated_at',
 ] -%}
-{%- set added_columns = added_source_columns(changes, source_columns) -%}
+{%- set added_columns = added_source_columns(changes, source_columns, 'plan') -%}
 {%- set columns = source_columns + ['_silver_loaded_at'] + added_columns %}
 
 with

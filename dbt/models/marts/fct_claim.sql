@@ -23,7 +23,7 @@
 ] -%}
 {%- set derived_columns = ['primary_dx_code', 'is_final_action'] -%}
 {%- set added_columns = added_source_columns(
-    changes, source_columns + ['diagnosis_codes'] + derived_columns
+    changes, source_columns + ['diagnosis_codes'] + derived_columns, 'claim'
 ) -%}
 {#- audit trail: the delivery of the change that produced the row (audit.file_ledger.path) -#}
 {%- set provenance_columns = [

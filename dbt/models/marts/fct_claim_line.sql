@@ -18,7 +18,9 @@
     'rendering_provider_id', 'billed_amt', 'allowed_amt', 'paid_amt', 'deductible_amt',
     'copay_amt', 'coinsurance_amt', 'line_status', 'updated_at',
 ] -%}
-{%- set added_columns = added_source_columns(changes, source_columns + ['adjustments']) -%}
+{%- set added_columns = added_source_columns(
+    changes, source_columns + ['adjustments'], 'claim_line'
+) -%}
 {#- audit trail: the delivery of the change that produced the row (audit.file_ledger.path) -#}
 {%- set provenance_columns = [
     '_source_file', '_source_row_number', '_source_change_at', '_change_id', '_batch_id',

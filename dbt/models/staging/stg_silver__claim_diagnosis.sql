@@ -1,6 +1,6 @@
 -- Silver child table flattened from CLAIM.DIAGNOSIS_CODES: one row per array element per delivered
 -- claim change. Cast only.
--- Source columns added later (DDL) pass through as they are (staging_columns).
+-- Source columns added later (DDL) pass through once a contract classifies them (staging_columns).
 {# parent change and key, then the array element #}
 {%- set columns = [
     ('_change_id', 'varchar'),

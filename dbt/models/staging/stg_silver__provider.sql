@@ -1,5 +1,5 @@
 -- Silver change table of CLAIMS.PROVIDER: one row per delivered change. Cast only.
--- Source columns added later (DDL) pass through as they are (staging_columns).
+-- Source columns added later (DDL) pass through once a contract classifies them (staging_columns).
 {# change metadata, then the source columns in contract order #}
 {%- set columns = change_metadata_columns() + [
     ('provider_id', 'varchar'),
