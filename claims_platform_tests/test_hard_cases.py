@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -23,6 +24,18 @@ from claims_platform_tests.support.reference_model import expected_gold
 
 pytestmark = pytest.mark.slow
 CONTRACTS = load_contracts()
+# Batch 3's columns added at the source: ALT_SSN holds a (reserved, never issued) SSN.
+ALT_SSN = "987654329"
+ADDED_VALUES = {
+    "PREFERRED_LANGUAGE": "spa",
+    "ALT_SSN": ALT_SSN,
+    "ORDER": "o-1",
+    "WINDOW": "w-1",
+    "A#B": "h-1",
+    "X$Y": "d-1",
+}
+# The silver member asset's metadata after batch 3 (filled by the pipeline fixture).
+SILVER_MEMBER_METADATA: dict[str, Any] = {}
 
 
 def member(mid: str, ts: str, **over: Any) -> dict[str, Any]:
@@ -297,7 +310,8 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
     )
     run(2)
 
-    # Batch 3: a column added at the source (DDL) appears at the end of later files ------------
+    # Batch 3: columns added at the source (DDL) appear at the end of later files: one that may
+    # hold SSNs, and names legal in Oracle that SQL must quote. No contract classifies them.
     land.write(
         "CLAIMS/MEMBER/20240107-180000000.csv",
         "MEMBER",
@@ -307,13 +321,16 @@ def pipeline(tmp_path_factory: pytest.TempPathFactory):
                 "2024-01-07 10:00:00.000000",
                 {
                     **member("M_PART", "2024-01-07 10:00:00", CITY="Houston"),
-                    "PREFERRED_LANGUAGE": "spa",
+                    **ADDED_VALUES,
                 },
             )
         ],
-        extra_columns=["PREFERRED_LANGUAGE"],
+        extra_columns=list(ADDED_VALUES),
     )
     run(3)
+    latest = batches.instance.get_latest_materialization_event(dg.AssetKey(["silver", "member"]))
+    assert latest is not None and latest.asset_materialization is not None
+    SILVER_MEMBER_METADATA.update(latest.asset_materialization.metadata)
     yield db, diffs
     mp.undo()
 
@@ -422,15 +439,49 @@ def test_change_order_by_sequence_and_by_timestamp_file_row(pipeline):
     assert rows["PR_SEQ"] == "OUT/Clinic"
 
 
-def test_column_added_at_the_source_reaches_silver_without_rewriting_history(pipeline):
+def test_unclassified_added_columns_are_held_in_restricted_not_silver(pipeline):
+    """Columns no contract classifies are held beside their delivery in the restricted schema
+    (only the platform's loading role reads it), names quoted; silver and history unchanged."""
     db, _ = pipeline
-    rows = query(
+    held = query(
         db,
-        "SELECT member_id, preferred_language FROM silver.member "
-        "WHERE member_id IN ('M_PART', 'M_LOAD') ORDER BY _dms_timestamp",
+        'SELECT s.member_id, r.preferred_language, r.alt_ssn, r."order", r."window", '
+        'r."a#b", r."x$y" FROM restricted.member__unclassified AS r '
+        "JOIN silver.member AS s USING (_change_id, _batch_id, _source_file, _row_number) "
+        "WHERE r.preferred_language IS NOT NULL",
     )
-    assert rows == [("M_LOAD", None), ("M_PART", None), ("M_PART", "spa")]
+    assert held == [("M_PART", "spa", ALT_SSN, "o-1", "w-1", "h-1", "d-1")]
+    silver_columns = {r[0] for r in query(db, "DESCRIBE silver.member")}
+    assert not {c.lower() for c in ADDED_VALUES} & silver_columns
     assert versions(db, "M_PART", "city") == [
         (T("2024-01-02 12:00:00"), T("2024-01-07 10:00:00"), False, "Austin"),
         (T("2024-01-07 10:00:00"), None, True, "Houston"),
     ]
+    # Listed by name (never a value) on the silver asset, with where they are held.
+    listed = SILVER_MEMBER_METADATA["unclassified_columns"].value
+    assert listed == {
+        "columns": [c.lower() for c in ADDED_VALUES],
+        "held_in": "restricted.member__unclassified",
+    }
+
+
+def test_an_alt_ssn_column_landed_at_the_source_shows_its_values_nowhere_but_restricted(pipeline):
+    """Every table and view outside `restricted`, gold and the analyst views included, holds
+    neither the ALT_SSN column nor its value; the ANALYST role's grants (Snowflake) never reach
+    `restricted` (claims_platform_tests/warehouse/test_snowflake_dbt.py)."""
+    db, _ = pipeline
+    relations = query(
+        db,
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema <> 'restricted' ORDER BY ALL",
+    )
+    schemas = {schema for schema, _ in relations}
+    assert {"silver", "staging", "gold", "analyst", "audit"} <= schemas
+    for schema, table in relations:
+        columns = {r[0] for r in query(db, f'DESCRIBE "{schema}"."{table}"')}
+        assert "alt_ssn" not in columns, (schema, table)
+        rows = query(db, f'SELECT * FROM "{schema}"."{table}"')
+        assert not any(ALT_SSN in str(row) for row in rows), (schema, table)
+    assert query(
+        db, "SELECT count(*) FROM restricted.member__unclassified WHERE alt_ssn = ?", [ALT_SSN]
+    ) == [(1,)]

@@ -5,7 +5,8 @@ would make it) some added columns: `order`, `window`, `a#b`, `x$y` (legal Oracle
 keyword, `#`, `$`) without a PHI class, `alt_phone` as P and documented by the member staging
 view and dim_member too, `alt_id` as P and documented nowhere else. `alt_ssn` is documented
 nowhere: unclassified. Silver first holds none of them (a full build), then a batch carries all
-of them (an incremental run appends the columns to the existing gold tables).
+of them (an incremental run appends the columns to the existing gold tables); then dim_member
+documents `order` too, so its analyst view shows it.
 
 - a column no contract classifies reaches no staging view, gold table or analyst view, even when
   it sits in silver (the committer keeps it in `restricted`; this is the layer behind that);
@@ -123,6 +124,13 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     later.change("claim_line", "I", at, file, 1, line, loaded_at=loaded_at, added={"x$y": "l-x"})
     later.write(str(database))
     dbt("run", work, database)
+    # Once the column is there, dim_member's YAML documents `order` too (its analyst view
+    # shows what its model documents).
+    _edit_yaml(
+        project / "models" / "marts" / "_marts__models.yml",
+        lambda data: _document(data["models"], "dim_member", {"order": None}),
+    )
+    dbt("run", work, database, "--select", "dim_member", "analyst_dim_member")
     return database
 
 
@@ -205,13 +213,16 @@ def test_a_phi_column_reaches_only_models_whose_meta_masks_it(warehouse):
         assert member["alt_phone"] == "6175550123"
         assert "alt_id" not in member
         assert "alt_id" not in _columns(con, "staging", "stg_silver__member")
-        # The analyst view shows the columns dim_member documents, PHI masked: alt_phone NULL;
-        # the undocumented keyword columns not at all (phi.sql analyst_view).
+        # The analyst view shows the columns dim_member documents, PHI masked: alt_phone NULL,
+        # `order` as it is (quoted there too); the undocumented ones not at all.
         analyst = _columns(con, "analyst", "analyst_dim_member")
-        assert "alt_phone" in analyst and not set(KEYWORDS) & set(analyst)
+        assert {"alt_phone", "order"} <= set(analyst)
+        assert not {"window", "a#b", "x$y", "alt_id"} & set(analyst)
         shown = con.execute(
-            "select count(*), count(alt_phone) from analyst.analyst_dim_member"
+            'select count(*), count(alt_phone), count(*) filter (where "order" = ?)'
+            " from analyst.analyst_dim_member",
+            [MEMBER_ADDED["order"]],
         ).fetchone()
-        assert shown[0] > 0 and shown[1] == 0
+        assert shown[0] > 0 and shown[1] == 0 and shown[2] == 1
     finally:
         con.close()

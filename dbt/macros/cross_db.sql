@@ -15,6 +15,24 @@
 {%- endmacro %}
 
 
+{#
+    A column name from the YAML (lower case) as a quoted identifier, so any source name works
+    (ORDER, A#B, X$Y). Snowflake stores unquoted names upper case, so it quotes them that way;
+    DuckDB's quoted names are case-insensitive.
+#}
+{% macro quoted_column(name) -%}
+    {{ return(adapter.dispatch('quoted_column', 'claims_platform')(name)) }}
+{%- endmacro %}
+
+{% macro default__quoted_column(name) -%}
+    {{ return('"' ~ (name | upper | replace('"', '""')) ~ '"') }}
+{%- endmacro %}
+
+{% macro duckdb__quoted_column(name) -%}
+    {{ return('"' ~ (name | replace('"', '""')) ~ '"') }}
+{%- endmacro %}
+
+
 {# First day of the month of a date or timestamp, as a DATE. #}
 {% macro month_start(expression) -%}
     {{ return(adapter.dispatch('month_start', 'claims_platform')(expression)) }}

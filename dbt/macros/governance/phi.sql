@@ -98,10 +98,11 @@ select * from {{ relation }}
 {%- set masks = dict(phi_columns(node)) -%}
 select
 {%- for column in node.columns if not column.startswith('_') %}
+    {%- set quoted = quoted_column(column) %}
     {% if column in masks -%}
-        {{ phi_masked(masks[column], column) }} as {{ column }}
+        {{ phi_masked(masks[column], quoted) }} as {{ quoted }}
     {%- else -%}
-        {{ column }}
+        {{ quoted }}
     {%- endif -%}
     {{ ',' if not loop.last }}
 {%- endfor %}
