@@ -199,8 +199,9 @@ def tokenization_key_refusal(key: str | None, argv: Sequence[str] | None = None)
     Locally any key will do, the public development key by default (the data is synthetic).
     Outside local, and in a process that runs deployed although CLAIMS_ENV says `local` (a
     mistake the environment variable alone cannot reveal), the key must be a secret: set, not the
-    development key, and at least 32 bytes. The silver job calls this too (on Glue, with its run
-    arguments), so no path tokenizes real SSNs with a key anyone can read in git.
+    development key, and at least 32 bytes. `get_settings` refuses such a key for every run,
+    sensor and CLI; the silver job, which reads its key on Glue from Secrets Manager, is to
+    check it with its own arguments (`argv`, where Glue puts --JOB_RUN_ID).
     """
     env = get_env()
     markers = deployment_markers(argv=argv)
