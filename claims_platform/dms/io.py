@@ -8,6 +8,7 @@ all a Glue executor has. Every object written to S3 is SSE-KMS encrypted with CL
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -49,6 +50,26 @@ def write_text(uri: str, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def publish_file(local: Path, uri: str) -> None:
+    """Move a finished local file to `uri`: a rename locally, an SSE-KMS upload to S3 (multipart
+    for large files, so memory does not grow with the file)."""
+    if uri.startswith("s3://"):
+        import boto3
+
+        from claims_platform.aws.s3 import split_s3_uri, sse_kms_args
+        from claims_platform.environment import kms_key_id_from_env
+
+        bucket, key = split_s3_uri(uri)
+        boto3.client("s3").upload_file(
+            str(local), bucket, key, ExtraArgs=sse_kms_args(kms_key_id_from_env())
+        )
+        local.unlink()
+        return
+    target = Path(uri)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(local, target)
 
 
 def read_text(uri: str) -> str:

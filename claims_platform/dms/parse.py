@@ -35,7 +35,7 @@ import re
 import stat
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import IO, Any
@@ -93,10 +93,8 @@ FILE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("extra_columns", "string"),
 )
 
-# Streamed in place of `_change_id` (see the module docstring), and the JSON object of the columns
-# added at the source (lower-case name → text), expanded into columns once a batch's files are known.
+# Streamed in place of `_change_id` (see the module docstring).
 CHANGE_KEY = "_change_key"
-EXTRA = "_extra"
 
 _OPS = ("I", "U", "D")
 _DMS_COLUMNS = frozenset({"OP", "DMS_TIMESTAMP", "AR_H_CHANGE_SEQ"})
@@ -104,7 +102,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_$#]{0,127}$")
 _SEQ = re.compile(r"^[0-9]{1,38}$")
 # Python's `$` also matches before a final newline; RE2's does not, hence the `\n?`.
 _SEQ_RE2 = r"^[0-9]{1,38}\n?$"
-_JSON_SAFE_RE2 = r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$"
+# Printable ASCII: json.dumps escapes only `"` and `\` in it.
+_JSON_PLAIN_RE2 = r"^[\x20-\x7e]*$"
 _YMD = r"[12][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
 _HMS = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
 _TS_RE2 = rf"^{_YMD}[ T]{_HMS}(?:\.[0-9]{{1,9}})?$"
@@ -204,10 +203,21 @@ def arrow_type(type_name: str) -> pa.DataType:
     }[base]
 
 
-def change_schema(contract: TableContract) -> pa.Schema:
-    """Arrow schema of the streamed change rows: `_change_key` for `_change_id`, then `_extra`."""
+def change_schema(contract: TableContract, extras: Sequence[str] = ()) -> pa.Schema:
+    """Arrow schema of streamed change rows: `_change_key` for `_change_id`, then the contract's
+    columns and the file's added columns (text)."""
     cols = [(CHANGE_KEY if n == "_change_id" else n, t) for n, t in silver_columns(contract)]
-    return pa.schema([*(pa.field(n, arrow_type(t)) for n, t in cols), pa.field(EXTRA, pa.string())])
+    return pa.schema(
+        [*(pa.field(n, arrow_type(t)) for n, t in cols), *(pa.field(n, pa.string()) for n in extras)]
+    )
+
+
+def with_change_ids(rows: pa.RecordBatch) -> pa.RecordBatch:
+    """The rows as silver stores them: `_change_id`, the MD5 of the change key, in its place."""
+    keys = rows.column(0).to_pylist()
+    ids = pa.array([hashlib.md5(k.encode("utf-8")).hexdigest() for k in keys], pa.string())
+    schema = rows.schema.set(0, pa.field("_change_id", pa.string()))
+    return pa.RecordBatch.from_arrays([ids, *rows.columns[1:]], schema=schema)
 
 
 def reject_schema() -> pa.Schema:
@@ -420,6 +430,8 @@ class _Typed:
     # position → canonical JSON text, for values typed by the scalar converter (exactly what the
     # row-by-row identity would have written, e.g. "-0.00").
     texts: dict[int, str]
+    # position → (rule, reason) of the first problem inside a nested JSON value, or None
+    nested: dict[int, tuple[str, str] | None] | None = None
 
 
 def _mask(arr: pa.Array) -> np.ndarray:
@@ -546,8 +558,9 @@ def json_texts(arr: pa.Array) -> pa.Array:
     """The JSON text of each canonical value (`json.dumps(canonical(v))`); NULL → `null`."""
     t = arr.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        safe = _mask(pc.match_substring_regex(arr, _JSON_SAFE_RE2))
-        out = pc.binary_join_element_wise('"', arr, '"', "")
+        safe = _mask(pc.match_substring_regex(arr, _JSON_PLAIN_RE2))
+        escaped = pc.replace_substring(pc.replace_substring(arr, "\\", "\\\\"), '"', '\\"')
+        out = pc.binary_join_element_wise('"', escaped, '"', "")
         unsafe = np.flatnonzero(_mask(arr.is_valid()) & ~safe)
         if len(unsafe):
             mask = np.zeros(len(arr), bool)
@@ -613,6 +626,7 @@ class FileParse:
         self.limits = limits
         self.facts = FileFacts(file=dms_file)
         self._tokens: dict[str, str] = {}
+        self._nested_cache = _NestedCache()
 
     def pieces(self) -> Iterator[tuple[str, pa.RecordBatch]]:
         tap: _Tap | None = None
@@ -705,7 +719,7 @@ class FileParse:
                 raise Quarantine(
                     "a column added at the source has a name that is not an identifier"
                 )
-        taken = {n for n, _ in silver_columns(c)} | {CHANGE_KEY, EXTRA}
+        taken = {n for n, _ in silver_columns(c)} | {CHANGE_KEY}
         for name, _ in extras:
             if name in taken:
                 raise Quarantine(
@@ -749,7 +763,11 @@ class FileParse:
             if plan.index is None:
                 typed[col.name] = _Typed(pa.nulls(n, arrow_type(col.type)), {}, {})
             else:
-                typed[col.name] = type_column(batch.column(plan.index), col.type)
+                raw = batch.column(plan.index)
+                if col.base_type == "json" and pa.types.is_string(raw.type):
+                    typed[col.name] = _json_column(raw, col, self._nested_cache)
+                else:
+                    typed[col.name] = type_column(raw, col.type)
             if col.name in key_names:
                 key_bad |= ~_mask(typed[col.name].values.is_valid())
         ts_bad = np.zeros(n, bool)
@@ -848,9 +866,14 @@ class FileParse:
                 text, _ = COLUMN_RULES[name]
                 decide(present & ~_column_rule(name, v), name, f"{col.name}: {text}")
             if col.nested is not None:
-                for i in np.flatnonzero(present & ~decided):
-                    found = _check_nested(col, v[int(i)].as_py())
-                    if found:
+                found_at = typed[col.name].nested
+                if found_at is None:  # typed by the scalar route (not text): check each value
+                    found_at = {
+                        int(i): _check_nested(col, v[int(i)].as_py())
+                        for i in np.flatnonzero(present & ~decided)
+                    }
+                for i, found in found_at.items():
+                    if found and not decided[i]:
                         rule[i], reason[i] = found
                         decided[i] = True
         for name in self.contract.rules:
@@ -945,9 +968,10 @@ class FileParse:
             const(self.batch_id, pa.string()),
             const(self.loaded_at, pa.timestamp("us")),
             *values,
-            extra,
+            *(self._extra_text(batch.column(j)) for _, j in self._extras),
         ]
-        out = pa.record_batch(arrays, schema=change_schema(self.contract))
+        schema = change_schema(self.contract, [name for name, _ in self._extras])
+        out = pa.record_batch(arrays, schema=schema)
         return out if len(keep) == n else out.take(take)
 
     def _tokenized(self, values: pa.Array) -> pa.Array:
@@ -964,17 +988,19 @@ class FileParse:
                 out.append(t)
         return pa.array(out, pa.string())
 
+    @staticmethod
+    def _extra_text(col: pa.Array) -> pa.Array:
+        if pa.types.is_string(col.type):
+            return col
+        return pa.array([None if v is None else _text(v) for v in _python_values(col)], pa.string())
+
     def _extra_json(self, batch: pa.RecordBatch, n: int) -> pa.Array:
         """JSON object text of the row's non-NULL added columns (keys sorted), or NULL."""
         if not self._extras:
             return pa.nulls(n, pa.string())
         parts = []
         for name, j in sorted(self._extras):
-            col = batch.column(j)
-            if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-                col = pa.array(
-                    [None if v is None else _text(v) for v in col.to_pylist()], pa.string()
-                )
+            col = self._extra_text(batch.column(j))
             parts.append(
                 pc.binary_join_element_wise(f'"{name}":', json_texts(col).cast(pa.string()), "")
             )
@@ -994,13 +1020,15 @@ class FileParse:
 
 def _python_rows(batch: pa.RecordBatch) -> list[list[Any]]:
     """Rows as Python values; a value Python cannot hold (year 10000) becomes its Arrow text."""
-    columns = []
-    for col in batch.columns:
-        try:
-            columns.append(col.to_pylist())
-        except (OverflowError, ValueError):
-            columns.append([_scalar(col, i) for i in range(len(col))])
+    columns = [_python_values(col) for col in batch.columns]
     return [list(r) for r in zip(*columns, strict=True)] if columns else []
+
+
+def _python_values(col: pa.Array) -> list[Any]:
+    try:
+        return col.to_pylist()
+    except (OverflowError, ValueError):
+        return [_scalar(col, i) for i in range(len(col))]
 
 
 def _scalar(col: pa.Array, i: int) -> Any:
@@ -1024,6 +1052,59 @@ def _column_rule(name: str, values: pa.Array) -> np.ndarray:
     return np.array([v is None or ok(v) for v in values.to_pylist()], bool)
 
 
+def _json_column(arr: pa.Array, col: Column, cache: _NestedCache) -> _Typed:
+    """A JSON text column: each distinct value parsed once, for its type and its nested rules."""
+    n = len(arr)
+    encoded = arr.dictionary_encode()
+    codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+    valid = _mask(arr.is_valid())
+    verdicts = []  # per distinct value: (type error or None, nested problem or None)
+    for value in encoded.dictionary.to_pylist():
+        key = (col.name, value)
+        verdict = cache.values.get(key)
+        if verdict is None:
+            if len(cache.values) > 200_000:
+                cache.values.clear()
+            verdict = cache.values[key] = _json_verdict(col, value, cache)
+        verdicts.append(verdict)
+    errors: dict[int, str] = {}
+    nested: dict[int, tuple[str, str] | None] = {}
+    bad_codes = {k for k, (error, _) in enumerate(verdicts) if error}
+    problem_codes = {k for k, (_, problem) in enumerate(verdicts) if problem}
+    for i in np.flatnonzero(valid & np.isin(codes, list(bad_codes | problem_codes))):
+        error, problem = verdicts[codes[i]]
+        if error:
+            errors[int(i)] = error
+        else:
+            nested[int(i)] = problem
+    values = arr
+    if errors:
+        mask = np.zeros(n, bool)
+        mask[list(errors)] = True
+        values = pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), arr)
+    return _Typed(values, errors, {}, nested if col.nested is not None else {})
+
+
+class _NestedCache:
+    """Verdicts already reached in this file: JSON values, and nested field values by type."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], tuple[str | None, Any]] = {}
+        self.fields: dict[tuple[str, str, type, Any], tuple[str, str, str] | None] = {}
+
+
+def _json_verdict(col: Column, value: str, cache: _NestedCache) -> tuple[str | None, Any]:
+    try:
+        items = json.loads(value)
+    except ValueError:
+        return "is not valid JSON", None
+    except RecursionError:
+        return "is nested too deeply", None
+    if col.nested is None:
+        return None, None
+    return None, _nested_problem(col, items, cache)
+
+
 def _check_nested(col: Column, value: str) -> tuple[str, str] | None:
     """(rule, reason) of the first problem inside a JSON array column, else None."""
     try:
@@ -1032,25 +1113,47 @@ def _check_nested(col: Column, value: str) -> tuple[str, str] | None:
         return "json", f"{col.name} is not valid JSON"
     except RecursionError:
         return "json", f"{col.name} is nested too deeply"
+    return _nested_problem(col, items, _NestedCache())
+
+
+def _nested_problem(col: Column, items: Any, cache: _NestedCache) -> tuple[str, str] | None:
     if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
         return "json_shape", f"{col.name} must be a JSON array of objects"
     assert col.nested is not None
-    fields = [(f.name, converter(f.type), f.nullable, f.rules) for f in col.nested.fields]
     for pos, item in enumerate(items, start=1):
-        for name, conv, nullable, rules in fields:
-            raw = item.get(name)
+        for f in col.nested.fields:
+            raw = item.get(f.name)
             if raw is None:
-                if not nullable:
-                    return "not_null", f"{col.name}[{pos}].{name} is missing"
+                if not f.nullable:
+                    return "not_null", f"{col.name}[{pos}].{f.name} is missing"
                 continue
-            try:
-                typed = conv(raw)
-            except BadValue as e:
-                return "type", f"{col.name}[{pos}].{name} {e}"
-            for rule in rules:
-                text, ok = COLUMN_RULES[rule]
-                if not ok(typed):
-                    return rule, f"{col.name}[{pos}].{name}: {text}"
+            key = (
+                col.name,
+                f.name,
+                type(raw),
+                raw if isinstance(raw, str | int | float) else repr(raw),
+            )
+            found = cache.fields.get(key, False)
+            if found is False:
+                if len(cache.fields) > 200_000:
+                    cache.fields.clear()
+                found = cache.fields[key] = _field_problem(f.type, f.rules, raw)
+            if found is not None:
+                rule, sep, text = found
+                return rule, f"{col.name}[{pos}].{f.name}{sep}{text}"
+    return None
+
+
+def _field_problem(type_name: str, rules: tuple[str, ...], raw: Any) -> tuple[str, str, str] | None:
+    """(rule, separator, text) of a nested field value's first problem, else None."""
+    try:
+        typed = converter(type_name)(raw)
+    except BadValue as e:
+        return "type", " ", str(e)
+    for rule in rules:
+        text, ok = COLUMN_RULES[rule]
+        if not ok(typed):
+            return rule, ": ", text
     return None
 
 
@@ -1134,11 +1237,14 @@ def parse_dms_file(
         if kind == "rejects":
             rejects.extend(tuple(r.values()) for r in batch.to_pylist())
             continue
-        for r in batch.to_pylist():
-            values = list(r.values())
-            key, extra = values[0], values[-1]
-            change_id = hashlib.md5(key.encode("utf-8")).hexdigest()
-            rows.append((change_id, *values[1:-1], json.loads(extra) if extra else None))
+        width = len(silver_columns(contract))
+        for values in _python_rows(with_change_ids(batch)):
+            extra = {
+                name: v
+                for name, v in zip(batch.schema.names[width:], values[width:], strict=True)
+                if v is not None
+            }
+            rows.append((*values[:width], extra or None))
     facts = parse.facts
     parsed = ParsedFile(**{k: getattr(facts, k) for k in FileFacts.__dataclass_fields__})
     if facts.status == "processed":

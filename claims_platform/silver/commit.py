@@ -188,7 +188,7 @@ def commit_batch(
             own = hold_unclassified_columns(con, table, parts)
             rows[table.name] = con.execute(
                 f"INSERT INTO {table_schema(table)}.{_ident(table.name)} BY NAME "
-                f"SELECT {own} FROM read_parquet(?)",
+                f"SELECT {own} FROM read_parquet(?, union_by_name = true)",
                 [parts],
             ).fetchone()[0]
             checkpoint(f"silver.commit.inserted:{table.name}")

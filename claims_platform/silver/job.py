@@ -22,30 +22,31 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.dms.files import parse_path
-from claims_platform.dms.io import join_uri, read_text, write_text
+from claims_platform.dms.io import join_uri, publish_file, read_text, write_text
 from claims_platform.dms.parse import (
-    CHANGE_KEY,
     DEFAULT_LIMITS,
-    EXTRA,
     FILE_COLUMNS,
+    FileFacts,
     FileParse,
     ParseLimits,
+    with_change_ids,
 )
 from claims_platform.dms.values import canonical
 from claims_platform.faults import checkpoint
-
-if TYPE_CHECKING:
-    import pyarrow as pa
+from claims_platform.silver.schema import REJECTS_TABLE
 
 FILES_MANIFEST = "_files.json"
 # The asset check the job reports on each silver change table (declared in silver/assets.py).
@@ -93,100 +94,104 @@ class BatchResult:
         )
 
 
-# One Arrow schema carries every output of a batch's files through one Spark job: each table's
-# change rows (columns prefixed `<table>__`), the rejects (`_rej_`) and one ledger row per file
-# (`_file_`), told apart by `_kind` and `_table`. A piece's other columns are NULL, which Arrow
-# stores as a bitmap. One job, not one per table: a Spark job with Python tasks costs seconds.
-_KIND = "_kind"
-_TABLE = "_table"
-_REJ = "_rej_"
-_FILE = "_file_"
+def part_name(path: str) -> str:
+    """The Parquet part a landed file's rows (and rejects) are written to: one per file, named
+    by its path, so a task Spark runs again overwrites its own output and nothing else."""
+    return f"part-{hashlib.sha1(path.encode('utf-8')).hexdigest()[:24]}.parquet"
 
 
-def _prefix(contract: TableContract) -> str:
-    return f"{contract.silver_table}__"
+def process_file(
+    path: str,
+    uri: str,
+    contract: TableContract,
+    output_uri: str,
+    *,
+    tokenization_key: str,
+    batch_id: str,
+    loaded_at: dt.datetime,
+    limits: ParseLimits = DEFAULT_LIMITS,
+) -> FileFacts | None:
+    """Parse one landed file and write its silver rows and rejects as Parquet parts.
 
+    The parts are written to a local scratch file as the file streams through, and published
+    (renamed, or uploaded with SSE-KMS) only when the file ends processed: a file that ends
+    quarantined leaves nothing. None when the file could not be read now (no ledger row).
+    """
+    import pyarrow.parquet as pq
 
-def _task_schema(contracts: Mapping[str, TableContract]) -> pa.Schema:
-    import pyarrow as pa
-
-    from claims_platform.dms.parse import arrow_type, change_schema, reject_schema
-
-    return pa.schema(
-        [
-            pa.field(_KIND, pa.string()),
-            pa.field(_TABLE, pa.string()),
-            *(
-                pa.field(_prefix(c) + f.name, f.type)
-                for c in contracts.values()
-                for f in change_schema(c)
-            ),
-            *(pa.field(_REJ + f.name, f.type) for f in reject_schema()),
-            *(pa.field(_FILE + n, arrow_type(t)) for n, t in FILE_COLUMNS),
-        ]
+    dms_file = parse_path(path)
+    assert dms_file is not None
+    fp = FileParse(
+        uri,
+        dms_file,
+        contract,
+        tokenization_key=tokenization_key,
+        batch_id=batch_id,
+        loaded_at=loaded_at,
+        limits=limits,
     )
+    with tempfile.TemporaryDirectory(prefix="claims-silver-") as scratch:
+        writers: dict[str, Any] = {}
+        try:
+            for kind, piece in fp.pieces():
+                if kind == "rows":
+                    piece = with_change_ids(piece)
+                writer = writers.get(kind)
+                if writer is None:
+                    writer = writers[kind] = pq.ParquetWriter(
+                        Path(scratch, kind), piece.schema, compression="zstd"
+                    )
+                writer.write_batch(piece)
+        finally:
+            for writer in writers.values():
+                writer.close()
+        if fp.facts.status == "unreadable":
+            return None
+        if fp.facts.status == "processed":
+            name = part_name(path)
+            for kind, table in (("rows", contract.silver_table), ("rejects", REJECTS_TABLE)):
+                if kind in writers:
+                    publish_file(Path(scratch, kind), join_uri(output_uri, table, name))
+                    checkpoint(f"silver.job.wrote:{table}")
+    return fp.facts
 
 
-def _as_task_batch(
-    schema: pa.Schema, kind: str, table: str, batch: pa.RecordBatch, prefix: str
-) -> Any:
-    import pyarrow as pa
-
-    n = batch.num_rows
-    given = {
-        prefix + name: col for name, col in zip(batch.schema.names, batch.columns, strict=True)
-    }
-    given[_KIND] = pa.array([kind] * n, pa.string())
-    given[_TABLE] = pa.array([table] * n, pa.string())
-    arrays = [given.get(f.name, pa.nulls(n, f.type)) for f in schema]
-    return pa.RecordBatch.from_arrays(arrays, schema=schema)
-
-
-def _parse_files(
+def _process_files(
     contracts: Mapping[str, TableContract],
+    output_uri: str,
     key: str,
     batch_id: str,
     loaded_at: dt.datetime,
     limits: ParseLimits,
 ) -> Any:
-    """The mapInArrow function: (path, uri) batches in, every file's pieces out."""
+    """The mapInArrow function: (path, uri) batches in, one ledger row per file out."""
 
-    def parse(batches: Iterator[Any]) -> Iterator[Any]:
+    def process(batches: Iterator[Any]) -> Iterator[Any]:
         import pyarrow as pa
 
         from claims_platform.dms.parse import arrow_type
 
-        schema = _task_schema(contracts)
-        file_schema = pa.schema([pa.field(n, arrow_type(t)) for n, t in FILE_COLUMNS])
+        schema = pa.schema([pa.field(n, arrow_type(t)) for n, t in FILE_COLUMNS])
         for files in batches:
             for path, uri in zip(*(c.to_pylist() for c in files.columns), strict=True):
                 dms_file = parse_path(path)
                 if dms_file is None or dms_file.table not in contracts:
                     continue
-                contract = contracts[dms_file.table]
-                fp = FileParse(
+                facts = process_file(
+                    path,
                     uri,
-                    dms_file,
-                    contract,
+                    contracts[dms_file.table],
+                    output_uri,
                     tokenization_key=key,
                     batch_id=batch_id,
                     loaded_at=loaded_at,
                     limits=limits,
                 )
-                table = contract.silver_table
-                for kind, piece in fp.pieces():
-                    prefix = _prefix(contract) if kind == "rows" else _REJ
-                    yield _as_task_batch(schema, kind, table, piece, prefix)
-                if fp.facts.status == "unreadable":
-                    # Listed but unreadable now: left out of the ledger so a later batch retries it.
-                    continue
-                ledger = pa.RecordBatch.from_pylist(
-                    [dict(zip(file_schema.names, fp.facts.ledger_row(), strict=True))],
-                    schema=file_schema,
-                )
-                yield _as_task_batch(schema, "file", table, ledger, _FILE)
+                if facts is not None:
+                    row = dict(zip(schema.names, facts.ledger_row(), strict=True))
+                    yield pa.RecordBatch.from_pylist([row], schema=schema)
 
-    return parse
+    return process
 
 
 def run_batch(
@@ -200,20 +205,17 @@ def run_batch(
 ) -> BatchResult:
     """Parse, validate and flatten the manifest's files with Spark; write the batch output.
 
-    Files are parsed by Arrow-batched Python tasks (`mapInArrow`), one file per task: a file
-    streams through in bounded record batches and never becomes Python rows. Rows of a file that
-    ends quarantined are dropped before anything is written.
+    One Spark task per landed file (`mapInArrow`): the file streams through the parser in
+    bounded Arrow record batches and its rows are written by Arrow's Parquet writer, never
+    becoming Python or Spark rows; Spark gets back one ledger row per file. The JSON array
+    columns are then flattened into their child tables by Spark SQL from the written rows.
+    Each table's folder holds one part per file, whose columns are the contract's plus the
+    columns that file added at the source (readers union them by name).
     """
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    from claims_platform.silver.schema import (
-        change_table,
-        child_tables,
-        rejects_table,
-        spark_type,
-    )
+    from claims_platform.silver.schema import child_tables, spark_type
 
     contracts = contracts or load_contracts()
     loaded_at = dt.datetime.fromisoformat(manifest.loaded_at)
@@ -224,95 +226,50 @@ def run_batch(
             items.append((path, join_uri(manifest.landing_uri, path)))
     bid = manifest.batch_id
     files: list[dict[str, Any]] = []
-    counts: dict[str, int] = {}
-
-    def write(name: str, df: Any) -> None:
-        df.write.mode("overwrite").parquet(join_uri(output_uri, name))
-        checkpoint(f"silver.job.wrote:{name}")
-
-    parsed = None
     if items:
-        slices = max(1, min(len(items), spark.sparkContext.defaultParallelism * 4))
-        parsed = (
-            spark.createDataFrame(
-                spark.sparkContext.parallelize(items, slices), "path string, uri string"
-            )
-            .mapInArrow(
-                _parse_files(contracts, tokenization_key, bid, loaded_at, limits),
-                _spark_schema(_task_schema(contracts)),
-            )
-            .persist(StorageLevel.MEMORY_AND_DISK)
+        sc = spark.sparkContext
+        # A Python task costs ~0.2 s to start: a few per core, not one per file.
+        slices = min(len(items), 2 * sc.defaultParallelism)
+        ledger = spark.createDataFrame(
+            sc.parallelize(items, slices), "path string, uri string"
+        ).mapInArrow(
+            _process_files(contracts, output_uri, tokenization_key, bid, loaded_at, limits),
+            _spark_schema(FILE_COLUMNS),
         )
-    try:
-        if parsed is not None:
-            ledger = parsed.where(F.col(_KIND) == "file").select(
-                *(F.col(_FILE + n).alias(n) for n, _ in FILE_COLUMNS)
+        files = sorted((r.asDict() for r in ledger.collect()), key=lambda f: f["path"])
+    counts: dict[str, int] = {}
+    for contract in contracts.values():
+        loaded = [f for f in files if f["table_name"] == contract.name and f["rows_loaded"]]
+        if not loaded:
+            continue
+        counts[contract.silver_table] = sum(f["rows_loaded"] for f in loaded)
+        children = child_tables(contract)
+        if not children:
+            continue
+        keys = [contract.column(k).silver_name for k in contract.primary_key]
+        parts = [join_uri(output_uri, contract.silver_table, part_name(f["path"])) for f in loaded]
+        rows = spark.read.parquet(*parts)
+        for child in children:
+            col = contract.column(child.source_column or "")
+            assert col.nested is not None
+            item_type = T.ArrayType(
+                T.StructType([T.StructField(f.name, spark_type(f.type)) for f in col.nested.fields])
             )
-            files = sorted((r.asDict() for r in ledger.collect()), key=lambda f: f["path"])
-            dropped = [f["path"] for f in files if f["status"] != "processed"]
-            kept = parsed.where(~F.col(_REJ + "source_file").isin(dropped)) if dropped else parsed
-        for contract in contracts.values():
-            table_files = [f for f in files if f["table_name"] == contract.name]
-            if not table_files:
-                continue
-            assert parsed is not None
-            prefix = _prefix(contract)
-            # Columns added at the source (DDL) ride along as text until a contract types them.
-            extras: list[str] = []
-            for f in table_files:
-                if f["status"] == "processed" and f["extra_columns"]:
-                    extras += [n for n in f["extra_columns"].split(",") if n not in extras]
-            extra_map = F.from_json(
-                F.col(prefix + EXTRA), T.MapType(T.StringType(), T.StringType())
+            exploded = rows.where(F.col(col.silver_name).isNotNull()).select(
+                "_change_id",
+                "_batch_id",
+                *keys,
+                F.posexplode(F.from_json(F.col(col.silver_name), item_type)).alias("_pos", "_item"),
             )
-            rows = parsed.where((F.col(_KIND) == "rows") & (F.col(_TABLE) == contract.silver_table))
-            if dropped:
-                rows = rows.where(~F.col(prefix + "_source_file").isin(dropped))
-            df = rows.select(
-                F.md5(F.col(prefix + CHANGE_KEY)).alias("_change_id"),
-                *(F.col(prefix + n).alias(n) for n, _ in change_table(contract).columns[1:]),
-                *(extra_map[n].alias(n) for n in extras),
-            )
-            counts[contract.silver_table] = sum(
-                f["rows_loaded"] for f in table_files if f["status"] == "processed"
-            )
-            write(contract.silver_table, df)
-            for child in child_tables(contract):
-                col = contract.column(child.source_column or "")
-                assert col.nested is not None
-                item_type = T.ArrayType(
-                    T.StructType(
-                        [T.StructField(f.name, spark_type(f.type)) for f in col.nested.fields]
-                    )
-                )
-                keys = [contract.column(k).silver_name for k in contract.primary_key]
-                exploded = df.where(F.col(col.silver_name).isNotNull()).select(
-                    "_change_id",
-                    "_batch_id",
-                    *keys,
-                    F.posexplode(F.from_json(F.col(col.silver_name), item_type)).alias(
-                        "_pos", "_item"
-                    ),
-                )
-                child_df = exploded.select(
-                    "_change_id",
-                    "_batch_id",
-                    *keys,
-                    (F.col("_pos") + 1).cast("long").alias(col.nested.position),
-                    *(F.col("_item")[f.name].alias(f.column) for f in col.nested.fields),
-                )
-                write(child.name, child_df)
-        counts["rejects"] = sum(f["rows_rejected"] for f in files)
-        if counts["rejects"]:
-            write(
-                "rejects",
-                kept.where(F.col(_KIND) == "rejects").select(
-                    *(F.col(_REJ + n).alias(n) for n, _ in rejects_table().columns)
-                ),
-            )
-    finally:
-        if parsed is not None:
-            parsed.unpersist()
+            exploded.select(
+                "_change_id",
+                "_batch_id",
+                *keys,
+                (F.col("_pos") + 1).cast("long").alias(col.nested.position),
+                *(F.col("_item")[f.name].alias(f.column) for f in col.nested.fields),
+            ).write.mode("overwrite").parquet(join_uri(output_uri, child.name))
+            checkpoint(f"silver.job.wrote:{child.name}")
+    counts["rejects"] = sum(f["rows_rejected"] for f in files)
 
     result = BatchResult(batch_id=bid, output_uri=output_uri, files=files, tables=counts)
     write_text(
@@ -330,10 +287,10 @@ def run_batch(
     return result
 
 
-def _spark_schema(schema: pa.Schema) -> Any:
-    from pyspark.sql.pandas.types import from_arrow_schema
+def _spark_schema(columns: Sequence[tuple[str, str]]) -> Any:
+    from claims_platform.silver.schema import spark_struct
 
-    return from_arrow_schema(schema)
+    return spark_struct(list(columns))
 
 
 @dataclass(frozen=True)
@@ -362,7 +319,7 @@ def asset_key_string(table: str) -> str:
 def batch_report(
     result: BatchResult, contracts: Mapping[str, TableContract] | None = None
 ) -> JobReport:
-    from claims_platform.silver.schema import REJECTS_TABLE, child_tables
+    from claims_platform.silver.schema import child_tables
 
     contracts = contracts or load_contracts()
     materializations: dict[str, dict[str, int]] = {}

@@ -57,7 +57,10 @@ def hold_unclassified_columns(
     Runs inside the batch's transaction, so the held values commit with the silver rows.
     """
     incoming = [
-        r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [parts]).fetchall()
+        r[0]
+        for r in con.execute(
+            "DESCRIBE SELECT * FROM read_parquet(?, union_by_name = true)", [parts]
+        ).fetchall()
     ]
     layout = {n.lower() for n, _ in table.columns}
     own = [n for n in incoming if n.lower() in layout]
@@ -75,7 +78,7 @@ def hold_unclassified_columns(
                 con.execute(f"ALTER TABLE {target} ADD COLUMN {ident(column)} VARCHAR")
         held = ", ".join(ident(c) for c in [*(n for n, _ in keys), *added])
         con.execute(
-            f"INSERT INTO {target} BY NAME SELECT {held} FROM read_parquet(?)",
+            f"INSERT INTO {target} BY NAME SELECT {held} FROM read_parquet(?, union_by_name = true)",
             [parts],
         )
     return ", ".join(ident(c) for c in own)
