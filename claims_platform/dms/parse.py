@@ -984,6 +984,8 @@ class FileParse:
             else:
                 t = tokens.get(v)
                 if t is None:
+                    if len(tokens) >= 100_000:  # bounded memory on a file of many members
+                        tokens.clear()
                     t = tokens[v] = tokenize(v, self.key) or ""
                 out.append(t)
         return pa.array(out, pa.string())
