@@ -11,7 +11,7 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -56,6 +56,9 @@ class Settings:
     # Dagster+ branch deployments: the pull request (DAGSTER_CLOUD_PULL_REQUEST_ID) whose own
     # S3 prefix (`branches/<id>/` of the lake) and Snowflake clone the deployment writes to.
     pull_request_id: str | None = None
+    # Overrides of the silver parser's per-file limits (dms.parse.ParseLimits field → value);
+    # a file beyond one is quarantined with the limit in its reason.
+    parse_limits: dict[str, int] = field(default_factory=dict)
 
     @property
     def lake_dir(self) -> Path:
@@ -134,7 +137,28 @@ def get_settings() -> Settings:
         kms_key_id=kms_key_id,
         glue_database=os.environ.get("CLAIMS_GLUE_DATABASE") or None,
         pull_request_id=pr_id,
+        parse_limits=_parse_limits(),
     )
+
+
+# Environment variable → silver parser limit (dms.parse.ParseLimits) it overrides.
+PARSE_LIMIT_VARIABLES = {
+    "CLAIMS_MAX_ADDED_COLUMNS": "max_added_columns",
+    "CLAIMS_MAX_DECOMPRESSED_BYTES": "max_decompressed_bytes",
+    "CLAIMS_CSV_BLOCK_BYTES": "csv_block_bytes",
+}
+
+
+def _parse_limits() -> dict[str, int]:
+    limits = {}
+    for variable, name in PARSE_LIMIT_VARIABLES.items():
+        raw = os.environ.get(variable, "").strip()
+        if not raw:
+            continue
+        if not raw.isdigit() or int(raw) < 1:
+            raise ConfigurationError(f"{variable} must be a positive whole number, not {raw!r}")
+        limits[name] = int(raw)
+    return limits
 
 
 # Set by what runs a deployed process, not by whoever writes its configuration: one of them

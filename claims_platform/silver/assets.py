@@ -214,6 +214,7 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
                     batch_id=silver_runner.new_batch_id(),
                     landing_uri=settings.landing_uri,
                     files=[f.path for f in pending],
+                    limits=settings.parse_limits,
                 )
                 context.log.info(
                     f"batch {manifest.batch_id}: {len(pending)} new files for {sorted(tables)}"

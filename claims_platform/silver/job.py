@@ -45,6 +45,7 @@ from claims_platform.dms.parse import (
     with_change_ids,
 )
 from claims_platform.dms.values import canonical
+from claims_platform.environment import tokenization_key_refusal
 from claims_platform.faults import checkpoint
 from claims_platform.silver.schema import REJECTS_TABLE
 
@@ -61,6 +62,12 @@ class BatchManifest:
     loaded_at: str = field(
         default_factory=lambda: dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat()
     )
+    # ParseLimits fields the deployment overrides (CLAIMS_MAX_ADDED_COLUMNS, …): they travel with
+    # the batch, so a job on Glue applies the same limits as the asset that planned it.
+    limits: dict[str, int] = field(default_factory=dict)
+
+    def parse_limits(self) -> ParseLimits:
+        return ParseLimits(**self.limits)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -201,7 +208,7 @@ def run_batch(
     *,
     tokenization_key: str,
     contracts: dict[str, TableContract] | None = None,
-    limits: ParseLimits = DEFAULT_LIMITS,
+    limits: ParseLimits | None = None,
 ) -> BatchResult:
     """Parse, validate and flatten the manifest's files with Spark; write the batch output.
 
@@ -218,6 +225,7 @@ def run_batch(
     from claims_platform.silver.schema import child_tables, spark_type
 
     contracts = contracts or load_contracts()
+    limits = limits or manifest.parse_limits()
     loaded_at = dt.datetime.fromisoformat(manifest.loaded_at)
     items = []
     for path in manifest.files:
@@ -446,8 +454,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ.setdefault("CLAIMS_KMS_KEY_ID", args.kms_key_id)
     with open_pipes() as pipes:
         key = tokenization_key(args.tokenization_key_secret_id)
-        if not key:
-            message = (
+        # A deployed job never tokenizes with the public development key or a short one, even
+        # when its environment says `local` by mistake (Glue passes --JOB_RUN_ID).
+        refusal = tokenization_key_refusal(key, argv=[*sys.argv, *(argv or ())]) if key else None
+        if not key or refusal:
+            message = refusal or (
                 "no SSN tokenization key (set CLAIMS_TOKENIZATION_KEY or pass "
                 "--tokenization-key-secret-id): refusing to write silver"
             )

@@ -154,3 +154,28 @@ def test_poison_files_never_fail_the_batch_and_every_good_row_is_written(tmp_pat
         assert got == expected, name
     rejects = con.execute(f"SELECT rule FROM read_parquet('{out}/rejects/*.parquet')").fetchall()
     assert sorted(r[0] for r in rejects) == ["type:ADJUSTMENTS", "type:BILLED_AMT"]
+
+
+def test_a_deployed_job_refuses_the_development_key(tmp_path: Path, monkeypatch) -> None:
+    """Glue passes --JOB_RUN_ID: the public development key never tokenizes a deployed run."""
+    from claims_platform.governance.tokenize import LOCAL_DEVELOPMENT_KEY
+    from claims_platform.silver.job import main
+
+    manifest = tmp_path / "m.json"
+    manifest.write_text(BatchManifest(batch_id="b", landing_uri=str(tmp_path), files=[]).to_json())
+    monkeypatch.setenv("CLAIMS_TOKENIZATION_KEY", LOCAL_DEVELOPMENT_KEY)
+    args = ["--manifest", str(manifest), "--output", str(tmp_path / "out")]
+    assert main([*args, "--JOB_RUN_ID", "jr_1"]) == 2
+    assert not (tmp_path / "out").exists()
+
+
+def test_parse_limits_travel_with_the_batch(monkeypatch) -> None:
+    from claims_platform.environment import get_settings
+
+    monkeypatch.setenv("CLAIMS_MAX_ADDED_COLUMNS", "7")
+    settings = get_settings()
+    manifest = BatchManifest(batch_id="b", landing_uri="x", files=[], limits=settings.parse_limits)
+    assert BatchManifest.from_json(manifest.to_json()).parse_limits().max_added_columns == 7
+    monkeypatch.setenv("CLAIMS_MAX_ADDED_COLUMNS", "many")
+    with pytest.raises(Exception, match="CLAIMS_MAX_ADDED_COLUMNS must be a positive whole number"):
+        get_settings()
