@@ -140,3 +140,12 @@ VECTOR_COLUMN_RULES: dict[str, Callable[[Any], Any]] = {
     "place_of_service": _re2(_POS.pattern),
     "revenue_code": _re2(_REVENUE.pattern),
 }
+
+
+# Regex-only column rules as bare patterns (no anchors), for parsers that inline them.
+RULE_PATTERNS: dict[str, str] = {
+    "icd10cm": _ICD10CM.pattern[1:-1],
+    "cpt_hcpcs": f"(?:{_CPT.pattern[1:-1]}|{_HCPCS.pattern[1:-1]})",
+    "place_of_service": _POS.pattern[1:-1],
+    "revenue_code": _REVENUE.pattern[1:-1],
+}

@@ -45,7 +45,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from claims_platform.contracts import Column, TableContract, parse_type
-from claims_platform.contracts.rules import COLUMN_RULES, ROW_RULES, VECTOR_COLUMN_RULES
+from claims_platform.contracts.rules import (
+    COLUMN_RULES,
+    ROW_RULES,
+    RULE_PATTERNS,
+    VECTOR_COLUMN_RULES,
+)
 from claims_platform.dms.files import DmsFile
 from claims_platform.dms.values import BadValue, canonical, converter
 from claims_platform.governance.tokenize import tokenize
@@ -572,7 +577,8 @@ def json_texts(arr: pa.Array) -> pa.Array:
     elif pa.types.is_decimal(t) or pa.types.is_date32(t):
         out = pc.binary_join_element_wise('"', pc.cast(arr, pa.string()), '"', "")
     elif pa.types.is_timestamp(t):
-        out = pc.binary_join_element_wise('"', pc.strftime(arr, "%Y-%m-%d %H:%M:%S"), '"', "")
+        # Arrow writes microsecond timestamps as isoformat(sep=" ", timespec="microseconds").
+        out = pc.binary_join_element_wise('"', pc.cast(arr, pa.string()), '"', "")
     elif pa.types.is_boolean(t):
         out = pc.if_else(arr, "true", "false")
     else:
@@ -1061,7 +1067,16 @@ def _json_column(arr: pa.Array, col: Column, cache: _NestedCache) -> _Typed:
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     valid = _mask(arr.is_valid())
     verdicts = []  # per distinct value: (type error or None, nested problem or None)
-    for value in encoded.dictionary.to_pylist():
+    pattern = _clean_json_pattern(col)
+    clean = (
+        _mask(pc.match_substring_regex(encoded.dictionary, pattern))
+        if pattern
+        else np.zeros(len(encoded.dictionary), bool)
+    )
+    for k, value in enumerate(encoded.dictionary.to_pylist()):
+        if clean[k]:
+            verdicts.append((None, None))
+            continue
         key = (col.name, value)
         verdict = cache.values.get(key)
         if verdict is None:
@@ -1093,6 +1108,39 @@ class _NestedCache:
     def __init__(self) -> None:
         self.values: dict[tuple[str, str], tuple[str | None, Any]] = {}
         self.fields: dict[tuple[str, str, type, Any], tuple[str, str, str] | None] = {}
+
+
+_JSON_WS = r"[ \t\n\r]*"
+_JSON_PLAIN_STRING = r"[\x20\x21\x23-\x5b\x5d-\x7e]*"
+
+
+def _clean_json_pattern(col: Column) -> str | None:
+    """RE2 pattern of the nested JSON values that are certainly valid: an array of objects with
+    exactly the contract's fields, in its order, each value of a plain shape that passes its
+    rules. A value it matches needs no Python; any other value is checked one by one."""
+    if col.nested is None:
+        return None
+    fields = []
+    for f in col.nested.fields:
+        base, precision, scale = parse_type(f.type)
+        if base == "string":
+            if len(f.rules) > 1 or any(r not in RULE_PATTERNS for r in f.rules):
+                return None
+            value = f'"{RULE_PATTERNS[f.rules[0]]}"' if f.rules else f'"{_JSON_PLAIN_STRING}"'
+        elif base == "integer" and not f.rules:
+            value = r"-?(?:0|[1-9][0-9]{0,17})"  # within 64 bits
+        elif base == "decimal" and (precision or 38) <= 15 and not f.rules:
+            p, s = precision or 38, scale or 0
+            whole = rf"-?(?:0|[1-9][0-9]{{0,{p - s - 1}}})" if p > s else "-?0"
+            value = whole + (rf"(?:\.[0-9]{{1,{s}}})?" if s else "")
+        else:
+            return None
+        if f.nullable:
+            value = f"(?:null|{value})"
+        fields.append(f'"{re.escape(f.name)}"{_JSON_WS}:{_JSON_WS}{value}')
+    obj = r"\{" + _JSON_WS + f"{_JSON_WS},{_JSON_WS}".join(fields) + _JSON_WS + r"\}"
+    items = f"{obj}(?:{_JSON_WS},{_JSON_WS}{obj})*"
+    return rf"^{_JSON_WS}\[{_JSON_WS}(?:{items})?{_JSON_WS}\]{_JSON_WS}$"
 
 
 def _json_verdict(col: Column, value: str, cache: _NestedCache) -> tuple[str | None, Any]:

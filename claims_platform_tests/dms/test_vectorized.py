@@ -430,3 +430,80 @@ def test_values_outside_python_ranges_are_rejects_not_crashes() -> None:
         p.reason or ""
     )
     json.dumps(p.ledger_row(), default=str)  # the ledger row is writable
+
+
+# Nested JSON values: the ones a pattern accepts without Python must be exactly the valid ones.
+_JSON_NUMBERS = [
+    "0",
+    "-0",
+    "01",
+    "1.",
+    "40",
+    "40.0",
+    "40.00",
+    "40.001",
+    "-5.5",
+    "1e5",
+    "1E-2",
+    "99999999999",
+    "9999999999.99",
+    "true",
+    "null",
+    '"40.00"',
+    "NaN",
+]
+_JSON_STRINGS = ['"CO"', '""', '"a\\"b"', '"\\u00e9"', '"é"', '"x\\\\y"', "1", "null", '"\\n"']
+
+
+@st.composite
+def adjustments(draw: Any) -> str:
+    ws = st.sampled_from(["", " ", "\n", "\t"])
+    items = []
+    for _ in range(draw(st.integers(0, 3))):
+        fields = [
+            f'"group"{draw(ws)}:{draw(ws)}{draw(st.sampled_from(_JSON_STRINGS))}',
+            f'"carc":{draw(st.sampled_from(_JSON_STRINGS))}',
+            f'"amount":{draw(st.sampled_from(_JSON_NUMBERS))}',
+        ]
+        if draw(st.booleans()):
+            fields = draw(st.permutations(fields))
+        if draw(st.integers(0, 5)) == 0:
+            fields = fields[: draw(st.integers(0, 2))]
+        if draw(st.integers(0, 5)) == 0:
+            fields.append('"extra":1')
+        items.append("{" + f",{draw(ws)}".join(fields) + "}")
+    text = draw(ws) + "[" + ",".join(items) + "]" + draw(ws)
+    return draw(st.sampled_from([text, text, text, "{}", "[1]", "[", text + "x"]))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(adjustments())
+def test_nested_json_values_get_the_same_verdict_as_row_by_row(value: str) -> None:
+    import csv
+
+    contract = CONTRACTS["CLAIM_LINE"]
+    header = ["Op", "DMS_TIMESTAMP", "AR_H_CHANGE_SEQ", *contract.column_names]
+    row = {h: "" for h in header}
+    row.update(
+        {
+            "Op": "I",
+            "DMS_TIMESTAMP": "2024-03-01 10:00:00",
+            "CLAIM_ID": "C1",
+            "LINE_NUMBER": "1",
+            "ALLOWED_AMT": "1.00",
+            "PAID_AMT": "1.00",
+            "DEDUCTIBLE_AMT": "0.00",
+            "COPAY_AMT": "0.00",
+            "COINSURANCE_AMT": "0.00",
+            "ADJUSTMENTS": value,
+        }
+    )
+    out = io.StringIO()
+    w = csv.DictWriter(out, header, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    w.writeheader()
+    w.writerow(row)
+    data = out.getvalue().replace('""', "\x00").replace(',"\x00"', ",").replace("\x00", '""')
+    f = parse_path("CLAIMS/CLAIM_LINE/20240301-100000000.csv")
+    assert f is not None
+    old, new = both(data.encode(), f, contract)
+    assert_same(old, new, value)
