@@ -213,7 +213,10 @@ def change_schema(contract: TableContract, extras: Sequence[str] = ()) -> pa.Sch
     columns and the file's added columns (text)."""
     cols = [(CHANGE_KEY if n == "_change_id" else n, t) for n, t in silver_columns(contract)]
     return pa.schema(
-        [*(pa.field(n, arrow_type(t)) for n, t in cols), *(pa.field(n, pa.string()) for n in extras)]
+        [
+            *(pa.field(n, arrow_type(t)) for n, t in cols),
+            *(pa.field(n, pa.string()) for n in extras),
+        ]
     )
 
 

@@ -137,7 +137,11 @@ def process_file(
         loaded_at=loaded_at,
         limits=limits,
     )
-    with tempfile.TemporaryDirectory(prefix="claims-silver-") as scratch:
+    # Locally the scratch file sits beside the output, so publishing it is an atomic rename.
+    local = None if output_uri.startswith("s3://") else Path(output_uri)
+    if local is not None:
+        local.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".scratch-", dir=local) as scratch:
         writers: dict[str, Any] = {}
         try:
             for kind, piece in fp.pieces():
