@@ -163,7 +163,6 @@ def process_file(
             for kind, table in (("rows", contract.silver_table), ("rejects", REJECTS_TABLE)):
                 if kind in writers:
                     publish_file(Path(scratch, kind), join_uri(output_uri, table, name))
-                    checkpoint(f"silver.job.wrote:{table}")
     return fp.facts
 
 
@@ -255,6 +254,9 @@ def run_batch(
         if not loaded:
             continue
         counts[contract.silver_table] = sum(f["rows_loaded"] for f in loaded)
+        # The driver marks each table written (its parts were published by the tasks above), so
+        # a crash test kills the run itself here, not a Python worker Spark would replace.
+        checkpoint(f"silver.job.wrote:{contract.silver_table}")
         children = child_tables(contract)
         if not children:
             continue
@@ -282,6 +284,8 @@ def run_batch(
             ).write.mode("overwrite").parquet(join_uri(output_uri, child.name))
             checkpoint(f"silver.job.wrote:{child.name}")
     counts["rejects"] = sum(f["rows_rejected"] for f in files)
+    if counts["rejects"]:
+        checkpoint(f"silver.job.wrote:{REJECTS_TABLE}")
 
     result = BatchResult(batch_id=bid, output_uri=output_uri, files=files, tables=counts)
     write_text(

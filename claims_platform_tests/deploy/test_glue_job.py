@@ -34,7 +34,6 @@ from claims_platform.deploy.glue import (
     script_source,
 )
 from claims_platform.environment import ConfigurationError, Settings
-from claims_platform.governance.tokenize import LOCAL_DEVELOPMENT_KEY
 from claims_platform.resources import (
     EnvironmentSilverRunner,
     GlueSilverRunner,
@@ -48,6 +47,7 @@ from claims_platform_tests.aws.conftest import all_keys
 from claims_platform_tests.silver.batch_files import EXPECTED_MEMBER, land_small_batch
 
 SECRET_ID = "claims/tokenization-key"
+GLUE_KEY = "glue-test-tokenization-key-0123456789abcdef"
 ROLE = "arn:aws:iam::123456789012:role/claims-silver-glue"
 
 
@@ -269,7 +269,8 @@ def test_pipes_glue_client_round_trip(
 
     settings = _settings(bucket, kms_key_id=kms_key_arn)
     _deploy(settings, tmp_path, s3)
-    boto3.client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=LOCAL_DEVELOPMENT_KEY)
+    # A job run with --JOB_RUN_ID is deployed: it refuses the public development key.
+    boto3.client("secretsmanager").create_secret(Name=SECRET_ID, SecretString=GLUE_KEY)
     monkeypatch.setenv("CLAIMS_LAKE_URI", f"s3://{bucket}/lake")
     monkeypatch.setenv("CLAIMS_KMS_KEY_ID", kms_key_arn)
     land_small_batch(platform_env / "landing")
