@@ -228,11 +228,9 @@ def test_line_balance_and_npi_rules():
     ]
 
 
-def test_real_dms_parquet_file_is_read():
-    path = SHARED_FIXTURES / "dms-real" / "dms_test_table_LOAD00000001.parquet"
-    if not path.exists():
-        pytest.skip("shared fixtures are not beside this checkout")
-    contract = TableContract.model_validate(
+def real_dms_contract(*more_columns: dict[str, str]) -> TableContract:
+    """A contract for the table of the real DMS fixture (`../shared/fixtures/dms-real/`)."""
+    return TableContract.model_validate(
         {
             "name": "DMS_TEST_TABLE",
             "description": "Table of the real DMS fixture.",
@@ -248,9 +246,17 @@ def test_real_dms_parquet_file_is_read():
                 {"name": "MY_JSONB", "type": "json", "description": "jsonb"},
                 {"name": "MY_BOOL", "type": "boolean", "description": "bool"},
                 {"name": "MY_DOUBLE", "type": "double", "description": "double"},
+                *more_columns,
             ],
         }
     )
+
+
+def test_real_dms_parquet_file_is_read():
+    path = SHARED_FIXTURES / "dms-real" / "dms_test_table_LOAD00000001.parquet"
+    if not path.exists():
+        pytest.skip("shared fixtures are not beside this checkout")
+    contract = real_dms_contract()
     p = parse(path.read_bytes(), "CLAIMS/DMS_TEST_TABLE/LOAD00000001.parquet", contract)
     assert p.status == "processed", p.reason
     assert p.row_count == 10 and len(p.rows) == 10 and not p.rejects
