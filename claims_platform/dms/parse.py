@@ -246,6 +246,8 @@ class _Tap(io.RawIOBase):
         self.sha256 = hashlib.sha256()
         self.size = 0
         self.failure: str | None = None
+        # Set when reading the object itself failed; Arrow may re-raise that as its own error.
+        self.unreadable = False
 
     def readable(self) -> bool:
         return True
@@ -253,9 +255,14 @@ class _Tap(io.RawIOBase):
     def readinto(self, b: Any) -> int:
         try:
             data = self._raw.read(len(b))
-        except (OSError, EOFError, zlib.error) as e:
+        except Exception as e:
+            # Reading the landed object itself failed (a network error mid-stream is not an
+            # OSError in botocore): not the file's fault, so a later batch tries again.
             if self._what is None:
+                self.unreadable = True
                 raise Unreadable(type(e).__name__) from e
+            if not isinstance(e, OSError | EOFError | zlib.error):
+                raise
             self.failure = self.failure or f"not a valid {self._what} (corrupt or truncated)"
             raise OSError(self.failure) from e
         n = len(data)
@@ -282,7 +289,10 @@ def _open_source(source: bytes | str) -> IO[bytes]:
         from claims_platform.aws.s3 import split_s3_uri
 
         bucket, key = split_s3_uri(source)
-        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+        try:
+            return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+        except Exception as e:  # gone or unreachable since it was listed: a later batch decides
+            raise Unreadable(type(e).__name__) from e
     fd = os.open(source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
@@ -649,12 +659,15 @@ class FileParse:
                     # The ledger records the whole object's size and checksum, however far the
                     # parse got.
                     self._finish(tap)
-        except Quarantine as q:
-            self._quarantine(str(q))
         except Unreadable:
             self.facts.status = "unreadable"
         except Exception as e:
-            self._quarantine(f"the file could not be parsed ({type(e).__name__})")
+            if tap is not None and tap.unreadable:
+                self.facts.status = "unreadable"
+            elif isinstance(e, Quarantine):
+                self._quarantine(str(e))
+            else:
+                self._quarantine(f"the file could not be parsed ({type(e).__name__})")
 
     def _finish(self, tap: _Tap) -> None:
         with contextlib.suppress(OSError, Unreadable):

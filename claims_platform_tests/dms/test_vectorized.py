@@ -497,3 +497,34 @@ def test_nested_json_values_get_the_same_verdict_as_row_by_row(value: str) -> No
     assert f is not None
     old, new = both(data.encode(), f, contract)
     assert_same(old, new, value)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "csv.gz", "parquet"])
+def test_a_read_that_fails_midway_is_unreadable_not_quarantined(fmt: str, monkeypatch) -> None:
+    """A network error while streaming the object is not the file's fault: no ledger verdict."""
+    import claims_platform.dms.parse as parse_module
+
+    class Flaky(io.RawIOBase):
+        def __init__(self, data: bytes) -> None:
+            self.data, self.pos = data, 0
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, b: Any) -> int:
+            if self.pos >= len(self.data) // 2:
+                raise ConnectionError("reset by peer")
+            n = min(len(b), 64, len(self.data) // 2 - self.pos)
+            b[:n] = self.data[self.pos : self.pos + n]
+            self.pos += n
+            return n
+
+    data = SEEDS[fmt] * (1 if fmt != "csv" else 50)
+    monkeypatch.setattr(parse_module, "_open_source", lambda source: Flaky(data))
+    f = parse_path(f"CLAIMS/MEMBER/20240102-100001000.{fmt}")
+    assert f is not None
+    parse = FileParse(
+        "s3://b/k", f, MEMBER, tokenization_key=KEY, batch_id="b", loaded_at=LOADED_AT
+    )
+    list(parse.pieces())
+    assert parse.facts.status == "unreadable"
