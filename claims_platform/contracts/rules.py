@@ -60,12 +60,13 @@ COLUMN_RULES: dict[str, tuple[str, Callable[[Any], bool]]] = {
 
 
 def _re2(pattern: str) -> Callable[[Any], Any]:
-    """The same rule over an Arrow string array (RE2; Python's `$` also allows a final newline)."""
+    """A bare pattern's rule over an Arrow string array (RE2; Python's `$` also allows a final
+    newline)."""
 
     def check(values: Any) -> Any:
         import pyarrow.compute as pc
 
-        return pc.match_substring_regex(values, f"^(?:{pattern[1:-1]})\\n?$")
+        return pc.match_substring_regex(values, f"^(?:{pattern})\\n?$")
 
     return check
 
@@ -132,20 +133,16 @@ ROW_RULES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bool]]] = {
 }
 
 
-# The column rules over Arrow string arrays, for the silver parser (same names, same verdicts).
-VECTOR_COLUMN_RULES: dict[str, Callable[[Any], Any]] = {
-    "npi": _npi_vector,
-    "icd10cm": _re2(_ICD10CM.pattern),
-    "cpt_hcpcs": _re2(f"^{_CPT.pattern[1:-1]}|{_HCPCS.pattern[1:-1]}$"),
-    "place_of_service": _re2(_POS.pattern),
-    "revenue_code": _re2(_REVENUE.pattern),
-}
-
-
 # Regex-only column rules as bare patterns (no anchors), for parsers that inline them.
 RULE_PATTERNS: dict[str, str] = {
     "icd10cm": _ICD10CM.pattern[1:-1],
     "cpt_hcpcs": f"(?:{_CPT.pattern[1:-1]}|{_HCPCS.pattern[1:-1]})",
     "place_of_service": _POS.pattern[1:-1],
     "revenue_code": _REVENUE.pattern[1:-1],
+}
+
+# The column rules over Arrow string arrays, for the silver parser (same names, same verdicts).
+VECTOR_COLUMN_RULES: dict[str, Callable[[Any], Any]] = {
+    "npi": _npi_vector,
+    **{name: _re2(pattern) for name, pattern in RULE_PATTERNS.items()},
 }

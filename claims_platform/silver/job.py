@@ -225,7 +225,7 @@ def run_batch(
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    from claims_platform.silver.schema import child_tables, spark_type
+    from claims_platform.silver.schema import child_tables, spark_struct, spark_type
 
     contracts = contracts or load_contracts()
     limits = limits or manifest.parse_limits()
@@ -245,7 +245,7 @@ def run_batch(
             sc.parallelize(items, slices), "path string, uri string"
         ).mapInArrow(
             _process_files(contracts, output_uri, tokenization_key, bid, loaded_at, limits),
-            _spark_schema(FILE_COLUMNS),
+            spark_struct(FILE_COLUMNS),
         )
         files = sorted((r.asDict() for r in ledger.collect()), key=lambda f: f["path"])
     counts: dict[str, int] = {}
@@ -301,12 +301,6 @@ def run_batch(
     )
     checkpoint("silver.job.files_manifest_written")
     return result
-
-
-def _spark_schema(columns: Sequence[tuple[str, str]]) -> Any:
-    from claims_platform.silver.schema import spark_struct
-
-    return spark_struct(list(columns))
 
 
 @dataclass(frozen=True)

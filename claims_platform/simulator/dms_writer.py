@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from claims_platform.contracts import TableContract, parse_type
+from claims_platform.dms.parse import arrow_type as silver_arrow_type
 
 from .encoding import canonical, compact_time, text_of
 
@@ -114,20 +115,9 @@ _CANONICAL_TEXT = frozenset({"decimal", "date", "timestamp"})
 
 
 def arrow_type(type_name: str) -> pa.DataType:
-    """Parquet (Arrow) type of a contract type, as DMS writes it."""
-    base, precision, scale = parse_type(type_name)
-    if base == "decimal":
-        return pa.decimal128(precision or 38, scale or 0)
-    return {
-        "string": pa.string(),
-        "json": pa.string(),
-        "integer": pa.int64(),
-        "date": pa.date32(),
-        "timestamp": pa.timestamp("us", tz="UTC"),
-        "double": pa.float64(),
-        "boolean": pa.bool_(),
-        "binary": pa.binary(),
-    }[base]
+    """Parquet (Arrow) type of a contract type, as DMS writes it: silver's, with timestamps in UTC."""
+    t = silver_arrow_type(type_name)
+    return pa.timestamp("us", tz="UTC") if pa.types.is_timestamp(t) else t
 
 
 def _arrow_column(values: Sequence[Any], type_name: str) -> pa.Array:
