@@ -462,8 +462,8 @@ def _fast_mask(arr: pa.Array, type_name: str) -> np.ndarray:
     t = arr.type
     valid = _mask(arr.is_valid())
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        if base in ("string", "json"):
-            return valid if base == "string" else np.zeros(len(arr), bool)
+        if base == "string":
+            return valid
         if base == "integer":
             pattern = _INT_RE2
         elif base == "decimal":

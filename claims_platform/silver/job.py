@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from claims_platform.contracts import TableContract, load_contracts
-from claims_platform.dms.files import parse_path
+from claims_platform.dms.files import DmsFile, parse_path
 from claims_platform.dms.io import join_uri, publish_file, read_text, write_text
 from claims_platform.dms.parse import (
     DEFAULT_LIMITS,
@@ -108,7 +108,7 @@ def part_name(path: str) -> str:
 
 
 def process_file(
-    path: str,
+    dms_file: DmsFile,
     uri: str,
     contract: TableContract,
     output_uri: str,
@@ -126,8 +126,6 @@ def process_file(
     """
     import pyarrow.parquet as pq
 
-    dms_file = parse_path(path)
-    assert dms_file is not None
     fp = FileParse(
         uri,
         dms_file,
@@ -159,7 +157,7 @@ def process_file(
         if fp.facts.status == "unreadable":
             return None
         if fp.facts.status == "processed":
-            name = part_name(path)
+            name = part_name(dms_file.path)
             for kind, table in (("rows", contract.silver_table), ("rejects", REJECTS_TABLE)):
                 if kind in writers:
                     publish_file(Path(scratch, kind), join_uri(output_uri, table, name))
@@ -188,7 +186,7 @@ def _process_files(
                 if dms_file is None or dms_file.table not in contracts:
                     continue
                 facts = process_file(
-                    path,
+                    dms_file,
                     uri,
                     contracts[dms_file.table],
                     output_uri,
