@@ -35,7 +35,7 @@ COPY dbt ./dbt
 # user are placeholders: dbt-snowflake logs an error for an empty user, which dagster-dbt treats
 # as a failed parse.
 RUN DBT_TARGET=prod SNOWFLAKE_ACCOUNT=parse-only SNOWFLAKE_USER=parse-only \
-    dagster-dbt project prepare-and-package --file claims_platform/gold/project.py \
+    dagster-dbt project prepare-and-package --file claims_platform/orchestration/gold/project.py \
     && test -f dbt/target/manifest.json
 
 # Run as an unprivileged user; local state (CLAIMS_DATA_DIR) goes to a writable scratch dir.

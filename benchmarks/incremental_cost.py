@@ -115,7 +115,7 @@ def _slowest_models(target: Path, n: int = 5) -> str:
 
 
 def _silver(settings, files: list[str]) -> tuple[float, int]:
-    from claims_platform.resources import LocalSparkSilverRunner
+    from claims_platform.orchestration.resources import LocalSparkSilverRunner
     from claims_platform.silver.commit import commit_batch, connect
     from claims_platform.silver.job import BatchManifest
 
@@ -213,8 +213,8 @@ def main() -> int:
     os.environ["CLAIMS_DATA_DIR"] = str(tmp / "data")
     os.environ.pop("CLAIMS_DUCKDB_PATH", None)
     from claims_platform.environment import get_settings
-    from claims_platform.gold.dbt_resource import bundled_dbt_executable
     from claims_platform.gold.warm_dbt import plain_dbt, start_server
+    from claims_platform.orchestration.gold.dbt_resource import bundled_dbt_executable
     from claims_platform.simulator import simulate
 
     if args.plain_dbt:
@@ -254,8 +254,8 @@ def main() -> int:
     )
 
     # What a platform run of a claim-line batch builds (the landing sensor's selection).
-    from claims_platform.bronze.sensor import gold_selection
-    from claims_platform.definitions import gold_reads, silver_keys_by_table
+    from claims_platform.orchestration.bronze.sensor import gold_selection
+    from claims_platform.orchestration.definitions import gold_reads, silver_keys_by_table
 
     models = [k.path[-1] for k in gold_selection(gold_reads, silver_keys_by_table["CLAIM_LINE"])]
     print(f"a claim-line batch builds {len(models)} of {len(gold_reads)} dbt models")

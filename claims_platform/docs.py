@@ -84,13 +84,13 @@ def docs_dir(settings: Settings) -> Path:
 
 
 def platform_target_path(settings: Settings) -> Path:
-    """`claims_platform.gold.project.dbt_target_path`, which cannot be imported here: that module
+    """`claims_platform.orchestration.gold.project.dbt_target_path`, which cannot be imported here: that module
     loads dagster-dbt (seconds). claims_platform_tests/test_docs.py checks the two agree."""
     return settings.data_dir / "dbt_target" / settings.dbt_target
 
 
 def dbt_executable(*, warm: bool = True) -> str:
-    """`claims_platform.gold.dbt_resource.bundled_dbt_executable` (same reason, same test), or
+    """`claims_platform.orchestration.gold.dbt_resource.bundled_dbt_executable` (same reason, same test), or
     the plain dbt with `warm=False`: a server running until Ctrl-C gains nothing from a warm
     start and would keep the warm dbt server's child busy for as long."""
     from claims_platform.gold.warm_dbt import plain_dbt

@@ -84,7 +84,7 @@ class Settings:
     def dbt_environ(self) -> dict[str, str]:
         """Variables of the dbt subprocess: the warehouse location profiles.yml reads, and
         eager test selection. A landing batch builds only the gold reading its tables
-        (bronze/sensor.gold_selection); a relationships test from a built model to one the batch
+        (orchestration/bronze/sensor.gold_selection); a relationships test from a built model to one the batch
         leaves alone (claim lines → fct_claim in a claim-line batch) must still run, and the
         model left alone is current: the sensor selects any model behind its silver."""
         return {

@@ -105,8 +105,8 @@ def test_actuarial_location_builds_on_the_platform_location():
     platform location materializes (Dagster joins the two graphs in the workspace), and no asset
     is defined in both. The platform keeps no partitioned asset: the headless
     `asset materialize --select '*'` (CONTRACT §1) could not run it."""
-    from claims_platform.actuarial.definitions import defs as actuarial_defs
     from claims_platform.definitions import defs as platform_defs
+    from claims_platform.orchestration.actuarial.definitions import defs as actuarial_defs
 
     platform = platform_defs.resolve_asset_graph()
     platform_keys = {k for k in platform.get_all_asset_keys() if platform.get(k).is_materializable}

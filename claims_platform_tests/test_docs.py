@@ -24,7 +24,7 @@ import pytest
 
 from claims_platform import docs
 from claims_platform.environment import get_settings
-from claims_platform.gold.dbt_resource import bundled_dbt_executable
+from claims_platform.orchestration.gold.dbt_resource import bundled_dbt_executable
 from claims_platform.silver.commit import warehouse_lock
 from claims_platform.simulator import simulate
 from claims_platform_tests.gold.silver_changes import Silver
@@ -197,7 +197,7 @@ def test_a_busy_port_is_refused_before_anything_runs(tmp_path: Path):
 
 def test_paths_and_executable_agree_with_the_platforms(platform_env: Path):
     """docs.py repeats two one-liners of modules that load dagster-dbt (seconds to import)."""
-    from claims_platform.gold.project import dbt_target_path
+    from claims_platform.orchestration.gold.project import dbt_target_path
 
     settings = get_settings()
     assert docs.platform_target_path(settings) == dbt_target_path(settings)

@@ -32,7 +32,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from claims_platform.gold.dbt_resource import bundled_dbt_executable
+from claims_platform.orchestration.gold.dbt_resource import bundled_dbt_executable
 from claims_platform.silver.commit import warehouse_lock
 from claims_platform.silver.schema import REJECTS_TABLE, all_silver_tables
 from claims_platform.simulator import Simulation

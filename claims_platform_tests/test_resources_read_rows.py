@@ -10,7 +10,7 @@ from pathlib import Path
 
 import duckdb
 
-from claims_platform.resources import PlatformResource
+from claims_platform.orchestration.resources import PlatformResource
 
 QUERY = "select line_of_business, ibnr from gold.mart_ibnr where valuation_month = ? order by 1"
 ROWS = [("COMMERCIAL", dt.date(2024, 2, 1), Decimal("10.50")), ("MEDICAID", dt.date(2024, 1, 1), 3)]

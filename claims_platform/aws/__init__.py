@@ -1,5 +1,5 @@
-"""The production path on AWS: S3 objects with SSE-KMS, the Glue Data Catalog, the KMS check.
+"""The production path on AWS: S3 objects with SSE-KMS, the Glue Data Catalog.
 
-Nothing here creates a boto3 client at import; callers pass clients (from dagster-aws's
-`S3Resource` or the Glue catalog resource) when a run, sensor or check needs one.
+Nothing here creates a boto3 client at import; callers pass clients when a run, sensor or check
+needs one. The KMS check and the catalog sync job are in claims_platform.orchestration.aws.
 """

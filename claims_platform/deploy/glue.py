@@ -24,7 +24,7 @@ from claims_platform.aws.s3 import split_s3_uri
 from claims_platform.environment import ConfigurationError, kms_key_id_from_env
 
 if TYPE_CHECKING:
-    from claims_platform.resources import GlueSilverRunner
+    from claims_platform.orchestration.resources import GlueSilverRunner
 
 GLUE_VERSION = "5.0"
 
@@ -112,7 +112,7 @@ class GlueJobSettings:
         return f"{self.artifacts_uri.rstrip('/')}/tmp/"
 
     def runner(self) -> GlueSilverRunner:
-        from claims_platform.resources import GlueSilverRunner
+        from claims_platform.orchestration.resources import GlueSilverRunner
 
         return GlueSilverRunner(
             job_name=self.job_name,

@@ -1,1 +1,2 @@
-"""Gold: the dbt project (staging → intermediate → marts) as Dagster assets."""
+"""Gold: the warm dbt server; the dbt project as Dagster assets is in
+claims_platform.orchestration.gold."""

@@ -86,8 +86,8 @@ def dataset_name(key: dg.AssetKey) -> str:
 
 def _contract_schemas() -> dict[dg.AssetKey, dg.TableSchema]:
     """Column schemas of the source, bronze and silver assets, from the contracts."""
-    from claims_platform.bronze.assets import bronze_key, column_schema, source_key
     from claims_platform.contracts import load_contracts
+    from claims_platform.orchestration.bronze.assets import bronze_key, column_schema, source_key
     from claims_platform.silver.schema import all_silver_tables
 
     contracts = load_contracts()

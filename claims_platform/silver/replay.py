@@ -209,7 +209,11 @@ def main_replay(argv: Sequence[str]) -> int:
 
 def _run_replay(paths: Sequence[str]) -> bool:
     """Run the replay job in this process for the tables of `paths` (silver) and gold."""
-    from claims_platform.definitions import defs, gold_dbt_models, silver_keys_by_table
+    from claims_platform.orchestration.definitions import (
+        defs,
+        gold_dbt_models,
+        silver_keys_by_table,
+    )
 
     job = defs.resolve_job_def(REPLAY_JOB)
     silver = {k for t in _tables_of(paths) for k in silver_keys_by_table.get(t, [])}

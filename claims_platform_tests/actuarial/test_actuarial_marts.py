@@ -285,7 +285,7 @@ def materialized(built, tmp_path_factory):
         env.setenv("CLAIMS_ENV", "local")
         env.setenv("CLAIMS_DATA_DIR", str(home.parent / "actuarial_data"))
         env.setenv("CLAIMS_DUCKDB_PATH", str(built["database"]))
-        from claims_platform.actuarial.definitions import defs
+        from claims_platform.orchestration.actuarial.definitions import defs
 
         assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
         with _project_instance(home) as instance:
@@ -352,7 +352,7 @@ def test_the_asset_pages_show_the_pictures_in_a_browser(materialized, tmp_path):
     key = ["gold", "mart_ibnr"]
     with (
         dagster_webserver(
-            dagster_home=home, module="claims_platform.actuarial.definitions"
+            dagster_home=home, module="claims_platform.orchestration.actuarial.definitions"
         ) as server,
         chromium_page() as page,
     ):

@@ -17,8 +17,8 @@ MARTS = ("mart_paid_lag_triangle", "mart_completion_factors", "mart_ibnr")
 
 
 def test_new_gold_requests_the_current_valuation_month_only():
-    from claims_platform.actuarial.definitions import defs
-    from claims_platform.actuarial.partitions import valuation_months
+    from claims_platform.orchestration.actuarial.definitions import defs
+    from claims_platform.orchestration.actuarial.partitions import valuation_months
 
     graph = defs.resolve_asset_graph()
     actuarial = {k for k in graph.get_all_asset_keys() if graph.get(k).is_materializable}
@@ -52,7 +52,7 @@ def test_new_gold_requests_the_current_valuation_month_only():
 
 
 def _graph_snapshot() -> dict:
-    from claims_platform.actuarial.definitions import defs
+    from claims_platform.orchestration.actuarial.definitions import defs
 
     graph = defs.resolve_asset_graph()
     out = {}

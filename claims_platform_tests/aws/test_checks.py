@@ -1,8 +1,8 @@
 import dagster as dg
 
-from claims_platform.aws.checks import KMS_CHECK, build_landing_encryption_check
-from claims_platform.bronze.assets import build_bronze_assets
-from claims_platform.resources import PlatformResource
+from claims_platform.orchestration.aws.checks import KMS_CHECK, build_landing_encryption_check
+from claims_platform.orchestration.bronze.assets import build_bronze_assets
+from claims_platform.orchestration.resources import PlatformResource
 from claims_platform_tests.aws.conftest import put_landed
 
 

@@ -4,9 +4,9 @@ import boto3
 import pytest
 
 from claims_platform.aws.glue_catalog import glue_type, sync_silver_catalog
-from claims_platform.aws.jobs import glue_catalog_sync_job
 from claims_platform.contracts import Column, load_contracts
-from claims_platform.resources import PlatformResource
+from claims_platform.orchestration.aws.jobs import glue_catalog_sync_job
+from claims_platform.orchestration.resources import PlatformResource
 from claims_platform.silver.schema import all_silver_tables
 
 

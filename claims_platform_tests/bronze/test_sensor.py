@@ -2,8 +2,13 @@ import os
 
 import dagster as dg
 
-from claims_platform.bronze.sensor import gold_selection
-from claims_platform.definitions import defs, gold_dbt_models, gold_reads, silver_keys_by_table
+from claims_platform.orchestration.bronze.sensor import gold_selection
+from claims_platform.orchestration.definitions import (
+    defs,
+    gold_dbt_models,
+    gold_reads,
+    silver_keys_by_table,
+)
 from claims_platform_tests.support.instance import project_instance
 
 

@@ -1,8 +1,8 @@
 import datetime as dt
 
 from claims_platform.bronze.landing import LandedFile, LocalLanding
-from claims_platform.bronze.sensor import LOOKBACK, LandingCursor
 from claims_platform.dms.files import parse_path
+from claims_platform.orchestration.bronze.sensor import LOOKBACK, LandingCursor
 
 T0 = dt.datetime(2024, 1, 2, 10, 0, 0)
 

@@ -11,7 +11,7 @@ from typing import ClassVar
 import dagster as dg
 import pytest
 
-from claims_platform.ops.alerts import (
+from claims_platform.orchestration.ops.alerts import (
     AlertDeliveryError,
     build_alert,
     post_webhook,

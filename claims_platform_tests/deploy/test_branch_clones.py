@@ -17,7 +17,7 @@ from claims_platform.environment import (
     get_settings,
     snowflake_database,
 )
-from claims_platform.ops import branch_clones as bc
+from claims_platform.orchestration.ops import branch_clones as bc
 from claims_platform_tests.conftest import REPO_ROOT
 
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)

@@ -83,7 +83,7 @@ def _locations() -> list[dict]:
 # valuation month and therefore outside the headless `asset materialize --select '*'`.
 EXPECTED_LOCATIONS = {
     "claims_platform": "claims_platform.definitions",
-    "claims_platform_actuarial": "claims_platform.actuarial.definitions",
+    "claims_platform_actuarial": "claims_platform.orchestration.actuarial.definitions",
 }
 
 
@@ -210,7 +210,7 @@ def test_workflow_tests_deploys_runs_slim_ci_and_checks():
 
     assert re.search(r"^scripts/test\b", runs, re.MULTILINE)
     assert "dagster-dbt project prepare-and-package" in runs
-    assert "--file claims_platform/gold/project.py" in runs
+    assert "--file claims_platform/orchestration/gold/project.py" in runs
     assert "dagster-io/dagster-cloud-action/actions/utils/ci-init" in uses
     assert "ci check" in commands and "ci deploy" in commands
     # Every location of dagster_cloud.yaml gets the image and is deployed (prod and branches).
@@ -223,11 +223,14 @@ def test_workflow_tests_deploys_runs_slim_ci_and_checks():
     assert "location_names" not in init["with"]  # none named: every location of the yaml
     assert re.search(r"dbt build .*--target branch\s*\\?\s*--select state:modified\+", runs)
     assert re.search(r"--defer --state \S+", runs)
-    assert "-m claims_platform.ops.branch_clones create" in runs
-    assert "-m claims_platform.ops.branch_clones drop" in runs
+    assert "-m claims_platform.orchestration.ops.branch_clones create" in runs
+    assert "-m claims_platform.orchestration.ops.branch_clones drop" in runs
     job = re.search(r"dagster job execute -m claims_platform\.definitions -j (\w+)", runs)
     assert job and job.group(1) == "all_asset_checks"
-    assert '"all_asset_checks"' in (REPO_ROOT / "claims_platform" / "definitions.py").read_text()
+    assert (
+        '"all_asset_checks"'
+        in (REPO_ROOT / "claims_platform" / "orchestration" / "definitions.py").read_text()
+    )
     assert "deployment settings set-from-file dagster_plus_deployment_settings.yaml" in commands
 
 
@@ -259,7 +262,8 @@ def test_dockerfile_builds_the_pinned_platform_and_the_dbt_manifest():
     assert re.search(r"^FROM python:3\.11-slim\b", text, re.MULTILINE)
     assert "-c constraints.txt" in text
     assert re.search(
-        r"dagster-dbt project prepare-and-package --file claims_platform/gold/project\.py", text
+        r"dagster-dbt project prepare-and-package --file claims_platform/orchestration/gold/project\.py",
+        text,
     )
     assert not re.search(r"^ENTRYPOINT", text, re.MULTILINE)  # the agent supplies the command
     ignored = (REPO_ROOT / ".dockerignore").read_text().split()

@@ -34,14 +34,14 @@ from claims_platform.deploy.glue import (
     script_source,
 )
 from claims_platform.environment import ConfigurationError, Settings
-from claims_platform.resources import (
+from claims_platform.orchestration.resources import (
     EnvironmentSilverRunner,
     GlueSilverRunner,
     LocalPipesSilverRunner,
     LocalSparkSilverRunner,
     PlatformResource,
 )
-from claims_platform.silver.assets import build_silver_assets, silver_key
+from claims_platform.orchestration.silver.assets import build_silver_assets, silver_key
 from claims_platform.silver.job import QUARANTINE_CHECK
 from claims_platform_tests.aws.conftest import all_keys
 from claims_platform_tests.silver.batch_files import EXPECTED_MEMBER, land_small_batch

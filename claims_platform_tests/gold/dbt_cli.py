@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from claims_platform.gold.dbt_resource import bundled_dbt_executable
+from claims_platform.orchestration.gold.dbt_resource import bundled_dbt_executable
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

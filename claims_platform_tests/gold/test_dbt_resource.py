@@ -12,10 +12,13 @@ from dagster_dbt import DbtCliResource
 from dagster_dbt.core import resource as dagster_dbt_resource_module
 from packaging import version
 
-from claims_platform.gold.dbt_resource import PlatformDbtCliResource, bundled_dbt_executable
-from claims_platform.gold.project import dbt_project
 from claims_platform.gold.warm_dbt import plain_dbt
 from claims_platform.governance.dbt_lineage import COLUMN_LINEAGE_ENV
+from claims_platform.orchestration.gold.dbt_resource import (
+    PlatformDbtCliResource,
+    bundled_dbt_executable,
+)
+from claims_platform.orchestration.gold.project import dbt_project
 
 
 @pytest.fixture

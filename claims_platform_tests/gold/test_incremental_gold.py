@@ -30,8 +30,8 @@ from typing import Any
 import duckdb
 import pytest
 
-from claims_platform.bronze.sensor import gold_selection
-from claims_platform.definitions import gold_reads, silver_keys_by_table
+from claims_platform.orchestration.bronze.sensor import gold_selection
+from claims_platform.orchestration.definitions import gold_reads, silver_keys_by_table
 from claims_platform_tests.gold import batches
 from claims_platform_tests.gold.dbt_cli import run_dbt
 from claims_platform_tests.support import reference_model

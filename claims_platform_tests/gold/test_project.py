@@ -31,12 +31,12 @@ def test_dagster_dev_parses_the_project_without_dbt_on_path(tmp_path):
         CLAIMS_DATA_DIR=str(tmp_path / "data"),
     )
 
-    def load(module: str = "claims_platform.gold.project") -> str:
+    def load(module: str = "claims_platform.orchestration.gold.project") -> str:
         proc = subprocess.run(
             [
                 sys.executable,
                 "-c",
-                f"import {module}, claims_platform.gold.project as p; "
+                f"import {module}, claims_platform.orchestration.gold.project as p; "
                 "print(p.dbt_project.manifest_path)",
             ],
             cwd=checkout,

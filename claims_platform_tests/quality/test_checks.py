@@ -23,8 +23,7 @@ from claims_platform.bronze.landing import LandedFile
 from claims_platform.contracts import load_contracts
 from claims_platform.dms.files import parse_path
 from claims_platform.environment import get_settings
-from claims_platform.quality import names
-from claims_platform.quality.checks import (
+from claims_platform.orchestration.quality.checks import (
     VALIDATED_IN_RUN,
     build_quality_checks,
     evaluate_gold,
@@ -34,12 +33,13 @@ from claims_platform.quality.checks import (
     recorded_suite_results,
     warehouse_version,
 )
+from claims_platform.orchestration.resources import PlatformResource
+from claims_platform.orchestration.silver.assets import REJECTS_KEY, silver_key
+from claims_platform.quality import names
 from claims_platform.quality.pushdown import PUSHDOWN_TYPES
 from claims_platform.quality.sql import ident
 from claims_platform.quality.suites import TableSuite, table_suites
 from claims_platform.quality.validate import run_suite
-from claims_platform.resources import PlatformResource
-from claims_platform.silver.assets import REJECTS_KEY, silver_key
 from claims_platform.silver.file_changes import Processed, record_changed_files
 from claims_platform_tests.quality import warehouse
 from claims_platform_tests.quality.warehouse import BATCH, PHI_MARKER, PROCESSED_AT

@@ -8,8 +8,8 @@ import json
 import dagster as dg
 import pytest
 
-from claims_platform.resources import EnvironmentSilverRunner, PlatformResource
-from claims_platform.silver.assets import REJECTS_KEY, build_silver_assets, silver_key
+from claims_platform.orchestration.resources import EnvironmentSilverRunner, PlatformResource
+from claims_platform.orchestration.silver.assets import REJECTS_KEY, build_silver_assets, silver_key
 from claims_platform.silver.job import QUARANTINE_CHECK
 from claims_platform_tests.silver.batch_files import BAD, EXPECTED_MEMBER, land_small_batch
 

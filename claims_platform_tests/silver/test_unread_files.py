@@ -25,7 +25,7 @@ MEMBER_CHECKS = {"no_quarantined_files", "quarantined_files", "processed_files_u
 
 def _silver_member() -> dict[str, dg.AssetCheckEvaluation]:
     """Materialise silver/member (and its children) with their checks; the checks by name."""
-    from claims_platform.definitions import defs, silver_keys_by_table
+    from claims_platform.orchestration.definitions import defs, silver_keys_by_table
 
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
     result = dg.materialize(

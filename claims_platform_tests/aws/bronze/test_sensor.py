@@ -6,9 +6,9 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from claims_platform.bronze.sensor import LandingCursor, build_landing_sensor
-from claims_platform.definitions import defs, gold_reads, silver_keys_by_table
-from claims_platform.resources import PlatformResource
+from claims_platform.orchestration.bronze.sensor import LandingCursor, build_landing_sensor
+from claims_platform.orchestration.definitions import defs, gold_reads, silver_keys_by_table
+from claims_platform.orchestration.resources import PlatformResource
 from claims_platform_tests.aws.conftest import put_landed
 from claims_platform_tests.support.instance import project_instance
 

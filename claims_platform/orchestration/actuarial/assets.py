@@ -7,23 +7,26 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
-from claims_platform.actuarial.partitions import valuation_months
 from claims_platform.actuarial.pictures import (
     completion_factor_metadata,
     ibnr_metadata,
     triangle_metadata,
 )
-from claims_platform.gold.assets import (
+from claims_platform.governance.openlineage import emits_openlineage
+from claims_platform.orchestration.actuarial.partitions import valuation_months
+from claims_platform.orchestration.gold.assets import (
     ACTUARIAL_SELECTION,
     ClaimsDbtTranslator,
     build_dbt_models,
     translator,
 )
-from claims_platform.gold.project import dbt_project
-from claims_platform.governance.openlineage import emits_openlineage
-from claims_platform.ops.retries import EXTERNAL_IO_RETRY_POLICY, stops_when_interrupted
-from claims_platform.resources import PlatformResource
-from claims_platform.silver.assets import WAREHOUSE_POOL
+from claims_platform.orchestration.gold.project import dbt_project
+from claims_platform.orchestration.ops.retries import (
+    EXTERNAL_IO_RETRY_POLICY,
+    stops_when_interrupted,
+)
+from claims_platform.orchestration.resources import PlatformResource
+from claims_platform.orchestration.silver.assets import WAREHOUSE_POOL
 
 ACTUARIAL_GROUP = "actuarial"
 TRIANGLE = "mart_paid_lag_triangle"

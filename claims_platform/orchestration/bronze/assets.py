@@ -6,8 +6,8 @@ import dagster as dg
 
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.governance.openlineage import emits_openlineage
-from claims_platform.ops.retries import EXTERNAL_IO_RETRY_POLICY
-from claims_platform.resources import PlatformResource
+from claims_platform.orchestration.ops.retries import EXTERNAL_IO_RETRY_POLICY
+from claims_platform.orchestration.resources import PlatformResource
 
 SOURCE_GROUP = "source"
 BRONZE_GROUP = "bronze"

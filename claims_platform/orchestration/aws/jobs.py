@@ -5,7 +5,7 @@ from typing import Any
 import dagster as dg
 
 from claims_platform.environment import ConfigurationError
-from claims_platform.resources import PlatformResource
+from claims_platform.orchestration.resources import PlatformResource
 
 
 def make_glue_client() -> Any:

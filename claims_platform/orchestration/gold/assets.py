@@ -20,7 +20,6 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from claims_platform.environment import Settings
 from claims_platform.faults import checkpoint
-from claims_platform.gold.project import dbt_project, dbt_target_path
 from claims_platform.governance.dbt_lineage import dbt_build_events
 from claims_platform.governance.openlineage import emits_openlineage
 from claims_platform.governance.phi import (
@@ -29,9 +28,13 @@ from claims_platform.governance.phi import (
     gold_column_schema,
     schema_phi_classes,
 )
-from claims_platform.ops.retries import EXTERNAL_IO_RETRY_POLICY, stops_when_interrupted
-from claims_platform.resources import PlatformResource
-from claims_platform.silver.assets import WAREHOUSE_POOL
+from claims_platform.orchestration.gold.project import dbt_project, dbt_target_path
+from claims_platform.orchestration.ops.retries import (
+    EXTERNAL_IO_RETRY_POLICY,
+    stops_when_interrupted,
+)
+from claims_platform.orchestration.resources import PlatformResource
+from claims_platform.orchestration.silver.assets import WAREHOUSE_POOL
 from claims_platform.warehouse.query_tag import query_tag_environ
 
 GOLD_GROUP = "gold"

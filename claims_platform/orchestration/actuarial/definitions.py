@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import dagster as dg
 
-from claims_platform.actuarial.assets import actuarial_dbt_models
-from claims_platform.gold.dbt_resource import PlatformDbtCliResource, bundled_dbt_executable
-from claims_platform.gold.project import dbt_project
-from claims_platform.resources import PlatformResource
+from claims_platform.orchestration.actuarial.assets import actuarial_dbt_models
+from claims_platform.orchestration.gold.dbt_resource import (
+    PlatformDbtCliResource,
+    bundled_dbt_executable,
+)
+from claims_platform.orchestration.gold.project import dbt_project
+from claims_platform.orchestration.resources import PlatformResource
 
 actuarial_automation = dg.AutomationConditionSensorDefinition(
     "actuarial_automation",

@@ -7,7 +7,7 @@ definition the dbt profile's `branch` target agrees with.
 
 - `create_branch_clone` (job) + `branch_clone_sensor`: in a branch deployment, create the clone
   once (`CREATE DATABASE IF NOT EXISTS … CLONE …`). CI runs the same code before its dbt build
-  (`python -m claims_platform.ops.branch_clones create`), since Dagster+ may keep a branch
+  (`python -m claims_platform.orchestration.ops.branch_clones create`), since Dagster+ may keep a branch
   deployment's sensors stopped.
 - `drop_stale_branch_clones` (job) + its daily schedule in prod: list `SHOW DATABASES LIKE
   '<DB>_CLONE_%'` and drop what `ClonePolicy` calls stale: the pull request is known closed, or the
@@ -38,7 +38,7 @@ from claims_platform.environment import (
     snowflake_connection_params,
     snowflake_database,
 )
-from claims_platform.ops.retries import EXTERNAL_IO_RETRY_POLICY
+from claims_platform.orchestration.ops.retries import EXTERNAL_IO_RETRY_POLICY
 
 CLONE_INFIX = "_CLONE_"
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -296,7 +296,7 @@ def drop_stale_branch_clones_daily(context: dg.ScheduleEvaluationContext):
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m claims_platform.ops.branch_clones",
+        prog="python -m claims_platform.orchestration.ops.branch_clones",
         description="Create or drop the Snowflake clone of a pull request (used by CI).",
     )
     sub = parser.add_subparsers(dest="command", required=True)

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 
 import dagster as dg
 
-from claims_platform.bronze.assets import bronze_key
 from claims_platform.bronze.landing import LandedFile
 from claims_platform.contracts import TableContract, load_contracts
-from claims_platform.resources import PlatformResource
+from claims_platform.orchestration.bronze.assets import bronze_key
+from claims_platform.orchestration.resources import PlatformResource
 
 # The tag under which Dagster records the code version a materialization was built with.
 CODE_VERSION_TAG = "dagster/code_version"

@@ -1,0 +1,1 @@
+"""Bronze in Dagster: the Oracle source and landing-zone assets and the landing sensor."""

@@ -1,0 +1,1 @@
+"""Gold in Dagster: the dbt project as assets, its dbt resource and downstream exposures."""
