@@ -103,9 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from claims_platform.docs import main_docs
 
         return main_docs(rest)
-    from claims_platform.silver.replay import main_replay
+    # The one command that runs Dagster (the replay job, in-process): the command line is an
+    # entry point like claims_platform.definitions, and only this command loads the definitions.
+    from claims_platform.orchestration.cli import replay
 
-    return main_replay(rest)
+    return replay(rest)
 
 
 if __name__ == "__main__":

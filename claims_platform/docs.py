@@ -84,8 +84,8 @@ def docs_dir(settings: Settings) -> Path:
 
 
 def platform_target_path(settings: Settings) -> Path:
-    """`claims_platform.orchestration.gold.project.dbt_target_path`, which cannot be imported here: that module
-    loads dagster-dbt (seconds). claims_platform_tests/test_docs.py checks the two agree."""
+    """`claims_platform.orchestration.gold.project.dbt_target_path`, which the core does not import
+    (and which loads dagster-dbt, seconds). claims_platform_tests/test_docs.py checks they agree."""
     return settings.data_dir / "dbt_target" / settings.dbt_target
 
 

@@ -1,8 +1,9 @@
 """What an actuary would rather look at than read: charts, a preview table and plotted numbers
 for each actuarial mart's materialization, built from the partition's rows.
 
-Charts are PNGs embedded in Markdown metadata as data URIs (Dagster's asset page renders them);
-numbers are float metadata, which the asset page plots across materializations. Every value is
+Charts are PNGs embedded in Markdown (`Markdown` values) as data URIs (Dagster's asset page
+renders them); numbers become float metadata, which the asset page plots across materializations
+(claims_platform.orchestration.actuarial.assets turns these values into Dagster metadata). Every value is
 an aggregate (money, member months, factors): nothing here names a member or a claim.
 """
 
@@ -15,9 +16,12 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
-import dagster as dg
-
 Row = Mapping[str, Any]
+
+
+class Markdown(str):
+    """A value to render as Markdown (a chart or a table), not as plain text."""
+
 
 # Readable at a glance: the latest incurred months and the first development months.
 _SHOWN_MONTHS = 12
@@ -59,12 +63,12 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 _INLINE_MARKDOWN = 1000
 
 
-def _preview(header: Sequence[str], rows: Sequence[Sequence[str]]) -> dg.MarkdownMetadataValue:
+def _preview(header: Sequence[str], rows: Sequence[Sequence[str]]) -> Markdown:
     """A table of the first rows that fit inline on the asset page."""
     shown = list(rows)
     while shown and len(_table(header, shown)) >= _INLINE_MARKDOWN:
         shown.pop()
-    return dg.MetadataValue.md(_table(header, shown))
+    return Markdown(_table(header, shown))
 
 
 def _by_line_of_business(rows: Sequence[Row]) -> dict[str, list[Row]]:
@@ -80,10 +84,8 @@ def triangle_metadata(
     """A heatmap per line of business: cumulative paid by incurred x development month, shaded
     by the share of the incurred month's estimated ultimate, completion factors on the axis."""
     metadata: dict[str, Any] = {
-        "rows": dg.MetadataValue.int(len(triangle)),
-        "paid_to_date_total": dg.MetadataValue.float(
-            float(sum(float(r["incremental_paid"]) for r in triangle))
-        ),
+        "rows": len(triangle),
+        "paid_to_date_total": float(sum(float(r["incremental_paid"]) for r in triangle)),
     }
     if not triangle:
         return metadata
@@ -133,7 +135,7 @@ def triangle_metadata(
         axis.set_title(f"{lob}: cumulative paid ($K)", fontsize=9)
         axis.set_xlabel("development month / completion factor", fontsize=7)
     axes[0][0].set_ylabel("incurred month", fontsize=8)
-    metadata["triangle"] = dg.MetadataValue.md(
+    metadata["triangle"] = Markdown(
         "Cumulative paid by incurred and development month; shade = share of the estimated "
         "ultimate paid; under each development month its completion factor.\n\n"
         + _png_markdown(figure, "paid lag triangle")
@@ -162,18 +164,18 @@ def triangle_metadata(
 
 def completion_factor_metadata(factors: Sequence[Row], ibnr: Sequence[Row]) -> dict[str, Any]:
     """Completion by development month per line of business, and the method's parameters."""
-    metadata: dict[str, Any] = {"rows": dg.MetadataValue.int(len(factors))}
+    metadata: dict[str, Any] = {"rows": len(factors)}
     if not factors:
         return metadata
     first = factors[0]
     metadata |= {
-        "method": dg.MetadataValue.text(str(first["method"])),
-        "history_months": dg.MetadataValue.int(int(first["history_months"])),
-        "tail_factor": dg.MetadataValue.float(float(first["tail_factor"])),
+        "method": str(first["method"]),
+        "history_months": int(first["history_months"]),
+        "tail_factor": float(first["tail_factor"]),
     }
     latest = _latest_month_totals(ibnr)
     if latest is not None:
-        metadata["completion_latest_month"] = dg.MetadataValue.float(latest["completion"])
+        metadata["completion_latest_month"] = float(latest["completion"])
     plt = _pyplot()
     figure, axis = plt.subplots(figsize=(7, 3.6), constrained_layout=True)
     for lob, rows in _by_line_of_business(factors).items():
@@ -201,9 +203,7 @@ def completion_factor_metadata(factors: Sequence[Row], ibnr: Sequence[Row]) -> d
         for r in sorted(factors, key=lambda r: (r["line_of_business"], r["development_month"]))
         if r["development_month"] < 4
     ]
-    metadata["completion_factors"] = dg.MetadataValue.md(
-        _png_markdown(figure, "completion factors")
-    )
+    metadata["completion_factors"] = Markdown(_png_markdown(figure, "completion factors"))
     metadata["preview"] = _preview(
         ["line of business", "dev", "age-to-age", "completion", "months used"], rows
     )
@@ -231,19 +231,17 @@ def ibnr_metadata(ibnr: Sequence[Row]) -> dict[str, Any]:
     ultimate), a preview of the latest months, and the totals Dagster plots over time."""
     total_ibnr = float(sum(float(r["ibnr"]) for r in ibnr))
     metadata: dict[str, Any] = {
-        "rows": dg.MetadataValue.int(len(ibnr)),
-        "ibnr_total": dg.MetadataValue.float(total_ibnr),
-        "estimated_ultimate_total": dg.MetadataValue.float(
-            float(sum(float(r["estimated_ultimate"]) for r in ibnr))
-        ),
+        "rows": len(ibnr),
+        "ibnr_total": total_ibnr,
+        "estimated_ultimate_total": float(sum(float(r["estimated_ultimate"]) for r in ibnr)),
     }
     latest = _latest_month_totals(ibnr)
     if latest is None:
         return metadata
     metadata |= {
-        "latest_month_ultimate_pmpm": dg.MetadataValue.float(latest["ultimate_pmpm"]),
-        "latest_month_paid_pmpm": dg.MetadataValue.float(latest["paid_pmpm"]),
-        "latest_month_completion": dg.MetadataValue.float(latest["completion"]),
+        "latest_month_ultimate_pmpm": float(latest["ultimate_pmpm"]),
+        "latest_month_paid_pmpm": float(latest["paid_pmpm"]),
+        "latest_month_completion": float(latest["completion"]),
     }
     months = sorted({r["incurred_month"] for r in ibnr})[-_SHOWN_MONTHS:]
     paid = [sum(float(r["paid_to_date"]) for r in ibnr if r["incurred_month"] == m) for m in months]
@@ -303,7 +301,7 @@ def ibnr_metadata(ibnr: Sequence[Row]) -> dict[str, Any]:
         )
         if r["incurred_month"] in months[-4:]
     ]
-    metadata["ibnr"] = dg.MetadataValue.md(chart)
+    metadata["ibnr"] = Markdown(chart)
     metadata["preview"] = _preview(
         [
             "incurred",

@@ -142,8 +142,8 @@ class LocalLanding:
 class S3Landing:
     """`s3://bucket/prefix` as DMS's S3 target endpoint writes it (BucketName + BucketFolder).
 
-    The client comes from dagster-aws's `S3Resource` and is only created when first used, so
-    building definitions or a sensor never opens a connection.
+    The client (the platform resource's, from dagster-aws's `S3Resource`) is only created when
+    first used, so building definitions or a sensor never opens a connection.
     """
 
     def __init__(self, uri: str, client_factory: Callable[[], Any]) -> None:
@@ -160,18 +160,7 @@ class S3Landing:
         return self.prefix + path
 
     def list_files(self, since: dt.datetime | None = None) -> Iterator[LandedFile]:
-        from dagster_aws.s3.sensor import get_objects
-
-        # get_objects pages through list_objects_v2 and keeps LastModified > since (strict);
-        # callers want >= since, since objects sharing the boundary second must not be lost.
-        after = None
-        if since is not None:
-            aware = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
-            after = aware - dt.timedelta(microseconds=1)
-        objects = get_objects(
-            self.bucket, self.prefix, since_last_modified=after, client=self.client
-        )
-        for obj in objects:
+        for obj in self._objects(since):
             rel = obj["Key"][len(self.prefix) :]
             problem = None
             dms_file = parse_path(rel)
@@ -191,6 +180,22 @@ class S3Landing:
                 problem=problem,
             )
 
+    def _objects(self, since: dt.datetime | None) -> list[dict[str, Any]]:
+        """The objects under the prefix modified at or after `since`, oldest first.
+
+        What dagster-aws's `get_objects` does (pages of list_objects_v2, sorted by LastModified),
+        without Dagster in the core; and `>= since`, where get_objects keeps `> since`: objects
+        sharing the boundary second must not be lost.
+        """
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        )
+        objects = [obj for page in pages for obj in page.get("Contents", [])]
+        if since is not None:
+            aware = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
+            objects = [obj for obj in objects if obj["LastModified"] >= aware]
+        return sorted(objects, key=lambda obj: obj["LastModified"])
+
     def read_bytes(self, path: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self.key(path))["Body"].read()
 
@@ -205,12 +210,15 @@ class S3Landing:
         return object_encryption(self.client, self.bucket, self.key(path))
 
 
+def _ambient_s3_client() -> Any:
+    """An S3 client of the ambient AWS configuration (credentials, AWS_REGION, endpoint)."""
+    import boto3
+
+    return boto3.client("s3")
+
+
 def landing_for(uri: str, s3_client: Callable[[], Any] | None = None) -> Landing:
     """The landing zone at `uri`; `s3_client` makes the S3 client of an `s3://` landing."""
     if uri.startswith("s3://"):
-        if s3_client is None:
-            from dagster_aws.s3 import S3Resource
-
-            s3_client = S3Resource().get_client
-        return S3Landing(uri, s3_client)
+        return S3Landing(uri, s3_client or _ambient_s3_client)
     return LocalLanding(uri)

@@ -1,10 +1,8 @@
-"""PHI classes as Dagster metadata: column tags (`dagster/column_schema`) and asset tags.
+"""PHI classes of columns and assets, from the contracts and the dbt YAML.
 
 The contracts classify source columns (P direct identifier, Q quasi-identifier; a tokenized column
-is `token` in silver); bronze/silver specs take their column schemas from the contracts
-(`bronze.assets.column_schema`). dbt models carry the class as column `meta: {phi: …}`, which
-dagster-dbt does not turn into column tags by itself (it maps only dbt column `tags`), so the
-gold translator rebuilds the column schema with `gold_column_schema`.
+is `token` in silver). dbt models carry the class as column `meta: {phi: …}`. The Dagster column
+tags built from them are in claims_platform.orchestration.governance.phi.
 """
 
 from __future__ import annotations
@@ -12,37 +10,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import dagster as dg
-
 PHI_TAG = "phi"
 _DIRECT = {"p", "direct"}
 _QUASI = {"q", "quasi"}
 
 
-def _column_meta(info: Mapping[str, Any]) -> dict[str, Any]:
+def column_meta(info: Mapping[str, Any]) -> dict[str, Any]:
+    """A dbt column's `meta`, from `config.meta` and `meta` (the latter wins)."""
     return {**((info.get("config") or {}).get("meta") or {}), **(info.get("meta") or {})}
-
-
-def gold_column_schema(dbt_props: Mapping[str, Any]) -> dg.TableSchema | None:
-    """The dbt model's documented columns with descriptions, dbt tags and the `phi` class."""
-    columns = dbt_props.get("columns") or {}
-    if not columns:
-        return None
-    out = []
-    for name, info in columns.items():
-        tags = {t: "" for t in info.get("tags") or []}
-        phi = _column_meta(info).get(PHI_TAG)
-        if phi:
-            tags[PHI_TAG] = str(phi)
-        out.append(
-            dg.TableColumn(
-                name=name,
-                type=info.get("data_type") or "?",
-                description=info.get("description") or None,
-                tags=tags,
-            )
-        )
-    return dg.TableSchema(columns=out)
 
 
 def asset_phi_tag(classes: Iterable[str | None]) -> str:
@@ -53,9 +28,3 @@ def asset_phi_tag(classes: Iterable[str | None]) -> str:
     if seen & _QUASI:
         return "quasi"
     return "none"
-
-
-def schema_phi_classes(schema: dg.TableSchema | None) -> list[str]:
-    if schema is None:
-        return []
-    return [c.tags.get(PHI_TAG, "") for c in schema.columns if c.tags.get(PHI_TAG)]

@@ -26,7 +26,7 @@ from claims_platform.orchestration.quality.checks import build_quality_checks
 from claims_platform.orchestration.quality.freshness import with_freshness_policies
 from claims_platform.orchestration.resources import EnvironmentSilverRunner, PlatformResource
 from claims_platform.orchestration.silver.assets import REJECTS_KEY, build_silver_assets, silver_key
-from claims_platform.silver.replay import build_replay_job
+from claims_platform.orchestration.silver.replay import build_replay_job
 from claims_platform.silver.schema import child_tables
 
 contracts = load_contracts()

@@ -1,15 +1,10 @@
-"""Check results in one shape: passed, severity by check name, counts and rule names only."""
+"""What check results may carry: identifiers, positions and counts as JSON values, a few rows."""
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Mapping
 from typing import Any
-
-import dagster as dg
-
-from claims_platform.quality.names import BLOCKING
 
 SAMPLE_ROWS = 5
 
@@ -25,28 +20,3 @@ def jsonable(value: Any) -> Any:
     if hasattr(value, "item"):  # numpy scalars
         return jsonable(value.item())
     return str(value)
-
-
-def check_result(
-    asset_key: dg.AssetKey,
-    name: str,
-    *,
-    passed: bool,
-    description: str,
-    metadata: Mapping[str, Any],
-) -> dg.AssetCheckResult:
-    severity = dg.AssetCheckSeverity.ERROR if name in BLOCKING else dg.AssetCheckSeverity.WARN
-    return dg.AssetCheckResult(
-        asset_key=asset_key,
-        check_name=name,
-        passed=passed,
-        severity=severity,
-        description=description,
-        metadata={k: _metadata_value(v) for k, v in metadata.items()},
-    )
-
-
-def _metadata_value(value: Any) -> Any:
-    if isinstance(value, list | dict):
-        return dg.MetadataValue.json(value)
-    return jsonable(value)

@@ -6,8 +6,9 @@ once, and a file that reached `processed` is never read again. The attempts (wit
 reasons) stay in `audit.file_attempts`.
 
 Two ways in, one mechanism (the silver step's `replay` config):
-- the job `replay_quarantined_files` (Dagster UI / `dagster job execute`): silver + gold, by default
-  for every quarantined file;
+- the job `replay_quarantined_files` (Dagster UI / `dagster job execute`;
+  claims_platform.orchestration.silver.replay): silver + gold, by default for every quarantined
+  file;
 - `claims-platform replay [--path P ...] [--all]`: runs that job in-process for the named (or all)
   quarantined files of their tables, then reports each file's new status.
 Re-delivering a fixed file in place also works without either: the next landing batch reads a
@@ -21,36 +22,9 @@ if it must be loaded, then closes the record with `claims-platform replay --ackn
 from __future__ import annotations
 
 import argparse
-import os
-from collections.abc import Iterable, Mapping, Sequence
-
-import dagster as dg
+from collections.abc import Callable, Iterable, Sequence
 
 from claims_platform.silver.commit import REPLAY_ALL
-
-REPLAY_JOB = "replay_quarantined_files"
-SILVER_OP = "silver_change_tables"
-REPLAY_TAG = "claims/trigger"
-
-
-def replay_run_config(paths: Sequence[str]) -> dict:
-    return {"ops": {SILVER_OP: {"config": {"replay": list(paths)}}}}
-
-
-def build_replay_job(
-    silver_keys_by_table: Mapping[str, Sequence[dg.AssetKey]], gold: dg.AssetsDefinition
-) -> dg.UnresolvedAssetJobDefinition:
-    silver_keys = {k for keys in silver_keys_by_table.values() for k in keys}
-    return dg.define_asset_job(
-        REPLAY_JOB,
-        selection=dg.AssetSelection.assets(*silver_keys) | dg.AssetSelection.assets(gold),
-        config=replay_run_config([REPLAY_ALL]),
-        tags={REPLAY_TAG: "replay"},
-        description="Reads quarantined landed files again (after a fix or an in-place "
-        "re-delivery) and rebuilds gold. Config `replay`: the landed paths, or '*' for all. "
-        "A file that loads moves from quarantined to processed in audit.file_ledger; every "
-        "attempt stays in audit.file_attempts. Running it again does nothing.",
-    )
 
 
 def _ledger_status(paths: Iterable[str]) -> dict[str, tuple[str, str | None]]:
@@ -122,14 +96,19 @@ def _acknowledge(paths: Sequence[str], every: bool) -> int:
     return 0
 
 
-def _tables_of(paths: Iterable[str]) -> set[str]:
+def tables_of(paths: Iterable[str]) -> set[str]:
+    """The source tables the landed `paths` belong to."""
     from claims_platform.dms.files import noncanonical_dms_path, parse_path
 
     return {f.table for p in paths if (f := parse_path(p) or noncanonical_dms_path(p)) is not None}
 
 
-def main_replay(argv: Sequence[str]) -> int:
-    """`claims-platform replay`: exit 0 when every named file is loaded (or nothing to do)."""
+def main_replay(argv: Sequence[str], run_replay: Callable[[Sequence[str]], bool]) -> int:
+    """`claims-platform replay`: exit 0 when every named file is loaded (or nothing to do).
+
+    `run_replay(paths)` runs the replay (silver for those files, then gold) and says whether the
+    run succeeded: the Dagster job, in claims_platform.orchestration.cli.
+    """
     parser = argparse.ArgumentParser(
         prog="claims-platform replay",
         description="Read quarantined landed files again, once fixed or re-delivered, and "
@@ -191,7 +170,7 @@ def main_replay(argv: Sequence[str]) -> int:
     if args.dry_run:
         return 0
 
-    run_ok = _run_replay(targets)
+    run_ok = run_replay(targets)
     after = _ledger_status(targets)
     still = []
     for p in targets:
@@ -205,29 +184,3 @@ def main_replay(argv: Sequence[str]) -> int:
         print("the replay run failed: see the Dagster run's event log")
         return 2
     return 1 if still or (unresolved and not args.all) else 0
-
-
-def _run_replay(paths: Sequence[str]) -> bool:
-    """Run the replay job in this process for the tables of `paths` (silver) and gold."""
-    from claims_platform.orchestration.definitions import (
-        defs,
-        gold_dbt_models,
-        silver_keys_by_table,
-    )
-
-    job = defs.resolve_job_def(REPLAY_JOB)
-    silver = {k for t in _tables_of(paths) for k in silver_keys_by_table.get(t, [])}
-    gold = set(gold_dbt_models.keys)
-    instance = (
-        dg.DagsterInstance.get()
-        if os.environ.get("DAGSTER_HOME")
-        else dg.DagsterInstance.ephemeral()
-    )
-    with instance:
-        result = job.execute_in_process(
-            run_config=replay_run_config(paths),
-            instance=instance,
-            asset_selection=sorted(silver | gold, key=lambda k: k.to_user_string()),
-            raise_on_error=False,
-        )
-    return result.success

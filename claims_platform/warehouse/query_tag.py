@@ -8,19 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import dagster as dg
-
 # Snowflake caps QUERY_TAG at 2000 characters; the run id and the JSON keys take about 100.
 MAX_ASSET_KEYS_CHARS = 1800
 
 
-def query_tag_environ(run_id: str, asset_keys: Iterable[dg.AssetKey]) -> dict[str, str]:
-    """DAGSTER_RUN_ID and DAGSTER_ASSET_KEYS (sorted `a/b` keys, comma-separated) for dbt.
+def query_tag_environ(run_id: str, asset_keys: Iterable[str]) -> dict[str, str]:
+    """DAGSTER_RUN_ID and DAGSTER_ASSET_KEYS (the `a/b` asset keys sorted, comma-separated) for dbt.
 
     A selection too long for the tag keeps its first keys and ends with `+<n> more`, so the tag
     stays valid and says that it was cut.
     """
-    keys = sorted(key.to_user_string() for key in asset_keys)
+    keys = sorted(asset_keys)
     shown: list[str] = []
     length = 0
     for position, key in enumerate(keys):

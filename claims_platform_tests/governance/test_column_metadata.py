@@ -6,7 +6,8 @@ import dagster as dg
 import pytest
 
 from claims_platform.contracts import load_contracts
-from claims_platform.governance.phi import PHI_TAG, asset_phi_tag, gold_column_schema
+from claims_platform.governance.phi import PHI_TAG, asset_phi_tag
+from claims_platform.orchestration.governance.phi import gold_column_schema
 
 
 @pytest.fixture(scope="module")

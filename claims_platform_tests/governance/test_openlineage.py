@@ -9,7 +9,8 @@ from typing import ClassVar
 import dagster as dg
 import pytest
 
-from claims_platform.governance.openlineage import emits_openlineage, local_events_path, read_events
+from claims_platform.governance.openlineage import local_events_path, read_events
+from claims_platform.orchestration.governance.openlineage import emits_openlineage
 
 SCHEMA = dg.TableSchema(
     columns=[

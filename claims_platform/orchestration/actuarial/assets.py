@@ -8,11 +8,11 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from claims_platform.actuarial.pictures import (
+    Markdown,
     completion_factor_metadata,
     ibnr_metadata,
     triangle_metadata,
 )
-from claims_platform.governance.openlineage import emits_openlineage
 from claims_platform.orchestration.actuarial.partitions import valuation_months
 from claims_platform.orchestration.gold.assets import (
     ACTUARIAL_SELECTION,
@@ -21,6 +21,7 @@ from claims_platform.orchestration.gold.assets import (
     translator,
 )
 from claims_platform.orchestration.gold.project import dbt_project
+from claims_platform.orchestration.governance.openlineage import emits_openlineage
 from claims_platform.orchestration.ops.retries import (
     EXTERNAL_IO_RETRY_POLICY,
     stops_when_interrupted,
@@ -99,6 +100,21 @@ _PARTITION_QUERIES = {
 }
 
 
+def as_metadata(values: Mapping[str, Any]) -> dict[str, dg.MetadataValue]:
+    """The pictures' values as Dagster metadata: Markdown, text, and numbers the asset page plots."""
+    out: dict[str, dg.MetadataValue] = {}
+    for name, value in values.items():
+        if isinstance(value, Markdown):
+            out[name] = dg.MetadataValue.md(value)
+        elif isinstance(value, str):
+            out[name] = dg.MetadataValue.text(value)
+        elif isinstance(value, int):
+            out[name] = dg.MetadataValue.int(value)
+        else:
+            out[name] = dg.MetadataValue.float(float(value))
+    return out
+
+
 def with_pictures(
     events: list[Any],
     context: dg.AssetExecutionContext,
@@ -127,7 +143,7 @@ def with_pictures(
         IBNR: lambda: ibnr_metadata(rows[IBNR]),
     }
     return [
-        event.with_metadata({**event.metadata, **metadata[name]()})
+        event.with_metadata({**event.metadata, **as_metadata(metadata[name]())})
         if (name := model(event)) is not None
         else event
         for event in events

@@ -5,7 +5,7 @@ from collections import defaultdict
 import dagster as dg
 
 from claims_platform.contracts import TableContract, load_contracts
-from claims_platform.governance.openlineage import emits_openlineage
+from claims_platform.orchestration.governance.openlineage import emits_openlineage
 from claims_platform.orchestration.ops.retries import EXTERNAL_IO_RETRY_POLICY
 from claims_platform.orchestration.resources import PlatformResource
 

@@ -20,15 +20,11 @@ from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
 from claims_platform.environment import Settings
 from claims_platform.faults import checkpoint
-from claims_platform.governance.dbt_lineage import dbt_build_events
-from claims_platform.governance.openlineage import emits_openlineage
-from claims_platform.governance.phi import (
-    PHI_TAG,
-    asset_phi_tag,
-    gold_column_schema,
-    schema_phi_classes,
-)
+from claims_platform.governance.phi import PHI_TAG, asset_phi_tag
 from claims_platform.orchestration.gold.project import dbt_project, dbt_target_path
+from claims_platform.orchestration.governance.dbt_lineage import dbt_build_events
+from claims_platform.orchestration.governance.openlineage import emits_openlineage
+from claims_platform.orchestration.governance.phi import gold_column_schema, schema_phi_classes
 from claims_platform.orchestration.ops.retries import (
     EXTERNAL_IO_RETRY_POLICY,
     stops_when_interrupted,
@@ -143,7 +139,7 @@ def build_dbt_models(
     target_path = dbt_target_path(settings)
     # DAGSTER_RUN_ID / DAGSTER_ASSET_KEYS become the Snowflake QUERY_TAG (profiles.yml).
     environ = settings.dbt_environ() | query_tag_environ(
-        context.run_id, context.selected_asset_keys
+        context.run_id, (k.to_user_string() for k in context.selected_asset_keys)
     )
     with platform.warehouse_lock(), _environ(environ):
         # A run killed before dbt wrote its results must not leave the previous run's behind

@@ -16,11 +16,11 @@ import duckdb
 
 from claims_platform.contracts import TableContract
 from claims_platform.orchestration.quality.freshness import GOLD_MAX_LAG
+from claims_platform.orchestration.quality.results import check_result
 from claims_platform.orchestration.resources import PlatformResource
 from claims_platform.orchestration.silver.assets import REJECTS_KEY, silver_key
 from claims_platform.quality import names, reconcile
 from claims_platform.quality.reconcile import Finding
-from claims_platform.quality.results import check_result
 from claims_platform.quality.sql import warehouse_version_sql
 from claims_platform.quality.suites import TableSuite, table_suites
 

@@ -7,8 +7,8 @@ from pydantic import Field
 
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.faults import checkpoint
-from claims_platform.governance.openlineage import emits_openlineage
 from claims_platform.orchestration.bronze.assets import _phi_tags, bronze_key, column_schema
+from claims_platform.orchestration.governance.openlineage import emits_openlineage
 from claims_platform.orchestration.ops.retries import stops_when_interrupted
 from claims_platform.orchestration.resources import PlatformResource, SilverRunner
 from claims_platform.silver.commit import (
