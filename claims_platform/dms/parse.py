@@ -1083,7 +1083,7 @@ def _json_column(arr: pa.Array, col: Column, cache: _NestedCache) -> _Typed:
     codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
     valid = _mask(arr.is_valid())
     verdicts = []  # per distinct value: (type error or None, nested problem or None)
-    pattern = _clean_json_pattern(col)
+    pattern = clean_json_pattern(col)
     clean = (
         _mask(pc.match_substring_regex(encoded.dictionary, pattern))
         if pattern
@@ -1130,7 +1130,7 @@ _JSON_WS = r"[ \t\n\r]*"
 _JSON_PLAIN_STRING = r"[\x20\x21\x23-\x5b\x5d-\x7e]*"
 
 
-def _clean_json_pattern(col: Column) -> str | None:
+def clean_json_pattern(col: Column) -> str | None:
     """RE2 pattern of the nested JSON values that are certainly valid: an array of objects with
     exactly the contract's fields, in its order, each value of a plain shape that passes its
     rules. A value it matches needs no Python; any other value is checked one by one."""

@@ -47,6 +47,7 @@ from claims_platform.dms.parse import (
 from claims_platform.dms.values import canonical
 from claims_platform.environment import tokenization_key_refusal
 from claims_platform.faults import checkpoint
+from claims_platform.silver.flatten import flatten_children
 from claims_platform.silver.schema import REJECTS_TABLE
 
 FILES_MANIFEST = "_files.json"
@@ -118,7 +119,7 @@ def process_file(
     loaded_at: dt.datetime,
     limits: ParseLimits = DEFAULT_LIMITS,
 ) -> FileFacts | None:
-    """Parse one landed file and write its silver rows and rejects as Parquet parts.
+    """Parse one landed file and write its silver rows, child rows and rejects as Parquet parts.
 
     The parts are written to a local scratch file as the file streams through, and published
     (renamed, or uploaded with SSE-KMS) only when the file ends processed: a file that ends
@@ -143,14 +144,23 @@ def process_file(
         writers: dict[str, Any] = {}
         try:
             for kind, piece in fp.pieces():
-                if kind == "rows":
+                if kind == "rejects":
+                    pieces = [(REJECTS_TABLE, piece)]
+                else:
                     piece = with_change_ids(piece)
-                writer = writers.get(kind)
-                if writer is None:
-                    writer = writers[kind] = pq.ParquetWriter(
-                        Path(scratch, kind), piece.schema, compression="zstd"
-                    )
-                writer.write_batch(piece)
+                    pieces = [(contract.silver_table, piece)]
+                    pieces += [
+                        (child.name, rows)
+                        for child, rows in flatten_children(piece, contract)
+                        if rows.num_rows
+                    ]
+                for table, rows in pieces:
+                    writer = writers.get(table)
+                    if writer is None:
+                        writer = writers[table] = pq.ParquetWriter(
+                            Path(scratch, table), rows.schema, compression="zstd"
+                        )
+                    writer.write_batch(rows)
         finally:
             for writer in writers.values():
                 writer.close()
@@ -158,9 +168,8 @@ def process_file(
             return None
         if fp.facts.status == "processed":
             name = part_name(dms_file.path)
-            for kind, table in (("rows", contract.silver_table), ("rejects", REJECTS_TABLE)):
-                if kind in writers:
-                    publish_file(Path(scratch, kind), join_uri(output_uri, table, name))
+            for table in writers:
+                publish_file(Path(scratch, table), join_uri(output_uri, table, name))
     return fp.facts
 
 
@@ -215,15 +224,12 @@ def run_batch(
 
     One Spark task per landed file (`mapInArrow`): the file streams through the parser in
     bounded Arrow record batches and its rows are written by Arrow's Parquet writer, never
-    becoming Python or Spark rows; Spark gets back one ledger row per file. The JSON array
-    columns are then flattened into their child tables by Spark SQL from the written rows.
+    becoming Python or Spark rows; its JSON array columns are flattened into their child tables
+    in the same task (`silver.flatten`). Spark gets back one ledger row per file.
     Each table's folder holds one part per file, whose columns are the contract's plus the
     columns that file added at the source (readers union them by name).
     """
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
-    from claims_platform.silver.schema import child_tables, spark_struct, spark_type
+    from claims_platform.silver.schema import child_tables, spark_struct
 
     contracts = contracts or load_contracts()
     limits = limits or manifest.parse_limits()
@@ -255,31 +261,8 @@ def run_batch(
         # The driver marks each table written (its parts were published by the tasks above), so
         # a crash test kills the run itself here, not a Python worker Spark would replace.
         checkpoint(f"silver.job.wrote:{contract.silver_table}")
-        children = child_tables(contract)
-        if not children:
-            continue
-        keys = [contract.column(k).silver_name for k in contract.primary_key]
-        parts = [join_uri(output_uri, contract.silver_table, part_name(f["path"])) for f in loaded]
-        rows = spark.read.parquet(*parts)
-        for child in children:
-            col = contract.column(child.source_column or "")
-            assert col.nested is not None
-            item_type = T.ArrayType(
-                T.StructType([T.StructField(f.name, spark_type(f.type)) for f in col.nested.fields])
-            )
-            exploded = rows.where(F.col(col.silver_name).isNotNull()).select(
-                "_change_id",
-                "_batch_id",
-                *keys,
-                F.posexplode(F.from_json(F.col(col.silver_name), item_type)).alias("_pos", "_item"),
-            )
-            exploded.select(
-                "_change_id",
-                "_batch_id",
-                *keys,
-                (F.col("_pos") + 1).cast("long").alias(col.nested.position),
-                *(F.col("_item")[f.name].alias(f.column) for f in col.nested.fields),
-            ).write.mode("overwrite").parquet(join_uri(output_uri, child.name))
+        # Their child tables were flattened in the same tasks (silver/flatten.py).
+        for child in child_tables(contract):
             checkpoint(f"silver.job.wrote:{child.name}")
     counts["rejects"] = sum(f["rows_rejected"] for f in files)
     if counts["rejects"]:

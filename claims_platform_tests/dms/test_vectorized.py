@@ -466,36 +466,42 @@ def adjustments(draw: Any) -> str:
     return draw(st.sampled_from([text, text, text, "{}", "[1]", "[", text + "x"]))
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(adjustments())
-def test_nested_json_values_get_the_same_verdict_as_row_by_row(value: str) -> None:
+def claim_line_csv(adjustment_values: list[str]) -> bytes:
+    """A CDC file of valid claim lines, one per ADJUSTMENTS value (quoted as DMS quotes)."""
     import csv
 
     contract = CONTRACTS["CLAIM_LINE"]
     header = ["Op", "DMS_TIMESTAMP", "AR_H_CHANGE_SEQ", *contract.column_names]
-    row = {h: "" for h in header}
-    row.update(
-        {
-            "Op": "I",
-            "DMS_TIMESTAMP": "2024-03-01 10:00:00",
-            "CLAIM_ID": "C1",
-            "LINE_NUMBER": "1",
-            "ALLOWED_AMT": "1.00",
-            "PAID_AMT": "1.00",
-            "DEDUCTIBLE_AMT": "0.00",
-            "COPAY_AMT": "0.00",
-            "COINSURANCE_AMT": "0.00",
-            "ADJUSTMENTS": value,
-        }
-    )
     out = io.StringIO()
     w = csv.DictWriter(out, header, lineterminator="\n", quoting=csv.QUOTE_ALL)
     w.writeheader()
-    w.writerow(row)
+    for i, value in enumerate(adjustment_values, start=1):
+        row = {h: "" for h in header}
+        row.update(
+            {
+                "Op": "I",
+                "DMS_TIMESTAMP": "2024-03-01 10:00:00",
+                "CLAIM_ID": f"C{i}",
+                "LINE_NUMBER": "1",
+                "ALLOWED_AMT": "1.00",
+                "PAID_AMT": "1.00",
+                "DEDUCTIBLE_AMT": "0.00",
+                "COPAY_AMT": "0.00",
+                "COINSURANCE_AMT": "0.00",
+                "ADJUSTMENTS": value,
+            }
+        )
+        w.writerow(row)
     data = out.getvalue().replace('""', "\x00").replace(',"\x00"', ",").replace("\x00", '""')
+    return data.encode()
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(adjustments())
+def test_nested_json_values_get_the_same_verdict_as_row_by_row(value: str) -> None:
     f = parse_path("CLAIMS/CLAIM_LINE/20240301-100000000.csv")
     assert f is not None
-    old, new = both(data.encode(), f, contract)
+    old, new = both(claim_line_csv([value]), f, CONTRACTS["CLAIM_LINE"])
     assert_same(old, new, value)
 
 
