@@ -18,13 +18,10 @@ import os
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from claims_platform.aws.s3 import split_s3_uri
 from claims_platform.environment import ConfigurationError, kms_key_id_from_env
-
-if TYPE_CHECKING:
-    from claims_platform.orchestration.resources import GlueSilverRunner
 
 GLUE_VERSION = "5.0"
 
@@ -110,15 +107,6 @@ class GlueJobSettings:
 
     def temp_dir(self) -> str:
         return f"{self.artifacts_uri.rstrip('/')}/tmp/"
-
-    def runner(self) -> GlueSilverRunner:
-        from claims_platform.orchestration.resources import GlueSilverRunner
-
-        return GlueSilverRunner(
-            job_name=self.job_name,
-            pipes_bucket=self.pipes_bucket,
-            region_name=self.region_name,
-        )
 
 
 def runtime_requirements() -> list[str]:

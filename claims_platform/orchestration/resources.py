@@ -20,6 +20,7 @@ import dagster as dg
 import duckdb
 
 from claims_platform.bronze.landing import Landing, landing_for
+from claims_platform.deploy.glue import GlueJobSettings
 from claims_platform.dms.io import join_uri
 from claims_platform.environment import (
     ConfigurationError,
@@ -272,6 +273,13 @@ class GlueSilverRunner(SilverRunner):
     pipes_prefix: str = "dagster-pipes/"
     region_name: str | None = None
 
+    @classmethod
+    def from_job_settings(cls, job: GlueJobSettings) -> GlueSilverRunner:
+        """The runner of the deployment's Glue job (deploy.glue defines and deploys it)."""
+        return cls(
+            job_name=job.job_name, pipes_bucket=job.pipes_bucket, region_name=job.region_name
+        )
+
     def start_job_run_params(self, manifest_uri: str, output_uri: str) -> dict[str, Any]:
         """The `StartJobRun` request; PipesGlueClient adds its `--dagster-pipes-*` arguments.
         Worker type, count, modules and the key secret come from the job definition."""
@@ -359,9 +367,7 @@ class EnvironmentSilverRunner(SilverRunner):
 
     def resolve(self, settings: Settings) -> SilverRunner:
         if settings.env != "local":
-            from claims_platform.deploy.glue import GlueJobSettings
-
-            return GlueJobSettings.from_env().runner()
+            return GlueSilverRunner.from_job_settings(GlueJobSettings.from_env())
         if self.local_runner == "pipes":
             return LocalPipesSilverRunner()
         return LocalSparkSilverRunner()

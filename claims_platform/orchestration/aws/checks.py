@@ -11,9 +11,9 @@ import dagster as dg
 
 from claims_platform.bronze.landing import LandedFile, S3Landing
 from claims_platform.contracts import TableContract, load_contracts
-from claims_platform.orchestration.bronze.assets import bronze_key
 from claims_platform.orchestration.quality.checks import AFTER_THE_BATCH
 from claims_platform.orchestration.resources import PlatformResource
+from claims_platform.orchestration.tables import bronze_key
 
 KMS_CHECK = "landing_objects_kms_encrypted"
 # Newest files per table one evaluation inspects: one HEAD each, so the cost stays bounded on a

@@ -8,40 +8,10 @@ from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.orchestration.governance.openlineage import emits_openlineage
 from claims_platform.orchestration.ops.retries import EXTERNAL_IO_RETRY_POLICY
 from claims_platform.orchestration.resources import PlatformResource
+from claims_platform.orchestration.tables import bronze_key, column_schema, phi_tags, source_key
 
 SOURCE_GROUP = "source"
 BRONZE_GROUP = "bronze"
-
-
-def source_key(contract: TableContract) -> dg.AssetKey:
-    return dg.AssetKey(["oracle", contract.schema_name.lower(), contract.silver_table])
-
-
-def bronze_key(contract: TableContract) -> dg.AssetKey:
-    return dg.AssetKey(["bronze", contract.silver_table])
-
-
-def column_schema(contract: TableContract, *, silver: bool) -> dg.TableSchema:
-    cols = []
-    for c in contract.columns:
-        tags = {"phi": c.phi} if c.phi else {}
-        if c.tokenize and silver:
-            tags["phi"] = "token"
-        cols.append(
-            dg.TableColumn(
-                name=c.silver_name if silver else c.name,
-                type=c.type,
-                description=c.description,
-                constraints=dg.TableColumnConstraints(nullable=c.nullable),
-                tags=tags,
-            )
-        )
-    return dg.TableSchema(columns=cols)
-
-
-def _phi_tags(contract: TableContract) -> dict[str, str]:
-    classes = {c.phi for c in contract.columns if c.phi}
-    return {"phi": "direct" if "P" in classes else "quasi" if "Q" in classes else "none"}
 
 
 def source_specs(contracts: dict[str, TableContract] | None = None) -> list[dg.AssetSpec]:
@@ -53,7 +23,7 @@ def source_specs(contracts: dict[str, TableContract] | None = None) -> list[dg.A
             group_name=SOURCE_GROUP,
             kinds={"oracle"},
             owners=[c.owner],
-            tags=_phi_tags(c),
+            tags=phi_tags(c),
             metadata={
                 "dagster/column_schema": column_schema(c, silver=False),
                 "primary_key": list(c.primary_key),
@@ -74,7 +44,7 @@ def bronze_specs(contracts: dict[str, TableContract]) -> list[dg.AssetSpec]:
             group_name=BRONZE_GROUP,
             kinds={"s3", "csv", "parquet"},
             owners=["team:data-platform"],
-            tags=_phi_tags(c),
+            tags=phi_tags(c),
         )
         for c in contracts.values()
     ]

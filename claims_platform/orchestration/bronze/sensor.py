@@ -22,8 +22,8 @@ import dagster as dg
 
 from claims_platform.bronze.landing import LandedFile
 from claims_platform.contracts import TableContract, load_contracts
-from claims_platform.orchestration.bronze.assets import bronze_key
 from claims_platform.orchestration.resources import PlatformResource
+from claims_platform.orchestration.tables import bronze_key
 
 # The tag under which Dagster records the code version a materialization was built with.
 CODE_VERSION_TAG = "dagster/code_version"

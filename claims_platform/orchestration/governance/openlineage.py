@@ -26,7 +26,10 @@ from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
+from claims_platform.contracts import load_contracts
 from claims_platform.governance.openlineage import NAMESPACE, PRODUCER, make_client, schema_facet
+from claims_platform.orchestration.tables import bronze_key, column_schema, source_key
+from claims_platform.silver.schema import all_silver_tables
 
 if TYPE_CHECKING:
     from openlineage.client import OpenLineageClient
@@ -44,10 +47,6 @@ def dataset_name(key: dg.AssetKey) -> str:
 
 def _contract_schemas() -> dict[dg.AssetKey, dg.TableSchema]:
     """Column schemas of the source, bronze and silver assets, from the contracts."""
-    from claims_platform.contracts import load_contracts
-    from claims_platform.orchestration.bronze.assets import bronze_key, column_schema, source_key
-    from claims_platform.silver.schema import all_silver_tables
-
     contracts = load_contracts()
     out: dict[dg.AssetKey, dg.TableSchema] = {}
     for c in contracts.values():

@@ -1,7 +1,7 @@
 """PHI classes as Dagster metadata: column tags (`dagster/column_schema`) and asset tags.
 
 Bronze/silver specs take their column schemas from the contracts
-(`orchestration.bronze.assets.column_schema`). dbt models carry the class as column `meta: {phi: …}`, which
+(`orchestration.tables.column_schema`). dbt models carry the class as column `meta: {phi: …}`, which
 dagster-dbt does not turn into column tags by itself (it maps only dbt column `tags`), so the
 gold translator rebuilds the column schema with `gold_column_schema`.
 """

@@ -7,10 +7,10 @@ from pydantic import Field
 
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.faults import checkpoint
-from claims_platform.orchestration.bronze.assets import _phi_tags, bronze_key, column_schema
 from claims_platform.orchestration.governance.openlineage import emits_openlineage
 from claims_platform.orchestration.ops.retries import stops_when_interrupted
 from claims_platform.orchestration.resources import PlatformResource, SilverRunner
+from claims_platform.orchestration.tables import bronze_key, column_schema, phi_tags
 from claims_platform.silver.commit import (
     REPLAY_ALL,
     Screening,
@@ -70,7 +70,7 @@ def silver_specs(contracts: dict[str, TableContract]) -> list[dg.AssetSpec]:
                 group_name=SILVER_GROUP,
                 kinds={"spark", "duckdb"},
                 owners=[c.owner],
-                tags=_phi_tags(c),
+                tags=phi_tags(c),
                 metadata={
                     "dagster/column_schema": column_schema(c, silver=True),
                     "dagster/table_name": f"silver.{c.silver_table}",
