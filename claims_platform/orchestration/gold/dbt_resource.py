@@ -11,9 +11,12 @@ Before each dbt command, dagster-dbt 0.29:
 The dbt this platform runs is the one installed beside its interpreter (`claims-dbt`, which runs
 that dbt warm: gold/warm_dbt.py), so (1) is the installed dbt-core's version; and (2) is only used
 when column lineage is on (governance/dbt_lineage).
-Both are private methods of `DbtCliResource`; `claims_platform_tests/gold/test_dbt_resource.py`
-pins their behaviour against the real `dbt --version` so a dagster-dbt upgrade that changes them
-fails a test instead of silently running the slow path again.
+PRIVATE DAGSTER-DBT API, kept to this class: both are private methods of `DbtCliResource`, and
+dagster-dbt 0.29 has no public switch for either (`DbtCliResource.cli`, the one public way to run
+dbt with Dagster events, always asks `_cli_version` and `_initialize_dbt_core_adapter`).
+`claims_platform_tests/gold/test_dbt_resource.py` pins their behaviour against the real
+`dbt --version` so a dagster-dbt upgrade that changes them fails a test instead of silently
+running the slow path again.
 """
 
 from __future__ import annotations

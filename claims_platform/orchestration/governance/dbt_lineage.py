@@ -13,25 +13,16 @@ from claims_platform.governance.dbt_lineage import column_lineage_mode
 def dbt_build_events(invocation: Any, settings: Settings) -> Iterator[Any]:
     """The Dagster events of a dbt invocation, with column metadata where the mode asks for it."""
     mode = column_lineage_mode(settings)
-    if mode == "streamed":
-        yield from invocation.stream().fetch_column_metadata()
-        return
     if mode == "off":
         yield from invocation.stream()
         return
-    # The class `stream()` returns (dagster-dbt's DbtEventIterator), over the finished build's
-    # events: its column queries run once dbt has released the DuckDB file.
-    from dagster_dbt.core.dbt_event_iterator import DbtEventIterator
-
-    events = []
+    if mode == "streamed":
+        yield from invocation.stream().fetch_column_metadata()
+        return
+    # After the build: on DuckDB, `fetch_column_metadata()` itself lets dbt finish (and release
+    # the file) before it queries, and still yields what dbt built before a failure.
     try:
-        for event in invocation.stream():
-            events.append(event)
-    except Exception:
-        yield from events  # what dbt built before failing is still recorded
-        raise
-    try:
-        yield from DbtEventIterator(iter(events), invocation).fetch_column_metadata()
+        yield from invocation.stream().fetch_column_metadata()
     finally:
         # dbt-duckdb keeps its process-wide DuckDB connection open after the queries; left open,
         # it would lock the next dbt process (and any other connection) out of the file.

@@ -163,6 +163,31 @@ SUITE_VERSION = "suite_version"
 VALIDATED_IN_RUN = "validated_in_run"
 
 
+def _latest_completed_evaluation(
+    instance: dg.DagsterInstance, key: dg.AssetCheckKey
+) -> tuple[dg.AssetCheckEvaluation, str] | None:
+    """The newest finished evaluation of a check (passed or failed) and the run that made it.
+
+    PRIVATE DAGSTER API, kept to this function: Dagster 1.13 has no public read of an asset
+    check's history. `DagsterInstance.get_latest_asset_check_evaluation_record` returns the newest
+    *record*, which in a running check is this run's own planned one; `get_event_records` is
+    deprecated for 2.0; the GraphQL API needs a webserver. What remains is the event log
+    storage's history query filtered to the completed statuses (an internal constant).
+    """
+    from dagster._core.storage.asset_check_execution_record import (
+        COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
+    )
+
+    records = instance.event_log_storage.get_asset_check_execution_history(
+        key, limit=1, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
+    )
+    event = records[0].event if records else None
+    evaluation = event.dagster_event.event_specific_data if event and event.dagster_event else None
+    if not isinstance(evaluation, dg.AssetCheckEvaluation):
+        return None
+    return evaluation, records[0].run_id
+
+
 def recorded_suite_results(
     instance: dg.DagsterInstance,
     suite: TableSuite,
@@ -179,21 +204,12 @@ def recorded_suite_results(
     that validated. Any other recorded state (a newer batch, an edited suite, no record) is
     validated afresh.
     """
-    from dagster._core.storage.asset_check_execution_record import (
-        COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
-    )
-
     out: dict[dg.AssetCheckKey, dg.AssetCheckResult] = {}
     for key in check_keys:
-        records = instance.event_log_storage.get_asset_check_execution_history(
-            key, limit=1, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
-        )
-        event = records[0].event if records else None
-        evaluation = (
-            event.dagster_event.event_specific_data if event and event.dagster_event else None
-        )
-        if not isinstance(evaluation, dg.AssetCheckEvaluation):
+        latest = _latest_completed_evaluation(instance, key)
+        if latest is None:
             continue
+        evaluation, run_id = latest
         metadata = dict(evaluation.metadata)
         recorded = {
             k: getattr(metadata.get(k), "value", None) for k in (WAREHOUSE_VERSION, SUITE_VERSION)
@@ -202,8 +218,8 @@ def recorded_suite_results(
             continue
         description = evaluation.description or ""
         if VALIDATED_IN_RUN not in metadata:
-            metadata[VALIDATED_IN_RUN] = dg.MetadataValue.text(records[0].run_id)
-            description += f" (validated by run {records[0].run_id[:8]}; no batch committed since)"
+            metadata[VALIDATED_IN_RUN] = dg.MetadataValue.text(run_id)
+            description += f" (validated by run {run_id[:8]}; no batch committed since)"
         out[key] = dg.AssetCheckResult(
             asset_key=key.asset_key,
             check_name=key.name,
