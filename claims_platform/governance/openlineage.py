@@ -13,7 +13,7 @@ claims_platform.orchestration.governance.openlineage.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,7 +78,3 @@ def read_events(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
-
-
-def events_for(events: Iterable[Mapping[str, Any]], job: str) -> list[Mapping[str, Any]]:
-    return [e for e in events if e["job"]["name"] == job]

@@ -17,7 +17,7 @@ from claims_platform.contracts import Column, TableContract
 from claims_platform.contracts.rules import COLUMN_RULES, ROW_RULES
 from claims_platform.dms.parse import CHANGE_METADATA
 from claims_platform.quality import names
-from claims_platform.quality.sql import current_state_sql, ident, newest_batch_sql
+from claims_platform.quality.sql import current_state_sql, ident
 from claims_platform.silver.schema import SilverTable, change_table, child_tables
 
 # Value types of each contract type in the pandas frame read from DuckDB through Arrow (see
@@ -419,7 +419,3 @@ def table_suites(contracts: dict[str, TableContract]) -> list[TableSuite]:
         out.append(_change_suite(c))
         out.extend(_child_suite(c, ch) for ch in child_tables(c))
     return out
-
-
-def batch_to_validate_sql(table: str) -> str:
-    return newest_batch_sql(table)

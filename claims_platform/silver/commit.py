@@ -257,13 +257,6 @@ def commit_batch(
     )
 
 
-def processed_paths(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Every landed path the ledger holds (processed or quarantined)."""
-    return {
-        r[0] for r in con.execute(f"SELECT path FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}").fetchall()
-    }
-
-
 class _Listed(Protocol):
     path: str
     size_bytes: int
@@ -282,16 +275,6 @@ class Screening(Generic[_L]):
     quarantined: list[_L]
     # Processed files found changed in place and recorded now (silver.file_changes).
     changed: list[FileChange]
-
-
-def pending_files(
-    con: duckdb.DuckDBPyConnection,
-    listed: Iterable[_L],
-    replay: Iterable[str] = (),
-    checksum: Callable[[str], str] | None = None,
-) -> list[_L]:
-    """The landed files a batch must read (`screen_landed_files(...).to_read`)."""
-    return screen_landed_files(con, listed, replay, checksum).to_read
 
 
 def screen_landed_files(

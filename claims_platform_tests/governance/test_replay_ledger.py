@@ -20,7 +20,6 @@ from claims_platform.silver.commit import (
     BatchConflict,
     commit_batch,
     ensure_warehouse,
-    pending_files,
     quarantined_files,
     screen_landed_files,
 )
@@ -91,17 +90,19 @@ def test_a_quarantined_file_is_read_again_only_when_redelivered_or_named(con, tm
     )
     assert quarantined_files(con) == [(BAD, "PLAN", "unknown Op in row 1")]
     same = [Listed(GOOD, 100, T0), Listed(BAD, 100, T0)]
-    assert pending_files(con, same) == []
-    assert pending_files(con, same, [BAD]) == [same[1]]
-    assert pending_files(con, same, [REPLAY_ALL]) == [same[1]]
-    assert pending_files(con, same, [GOOD]) == [], "a processed file is never read again"
+    assert screen_landed_files(con, same).to_read == []
+    assert screen_landed_files(con, same, [BAD]).to_read == [same[1]]
+    assert screen_landed_files(con, same, [REPLAY_ALL]).to_read == [same[1]]
+    assert screen_landed_files(con, same, [GOOD]).to_read == [], (
+        "a processed file is never read again"
+    )
     later = T0 + dt.timedelta(minutes=5)
     rewritten = [Listed(GOOD, 100, T0), Listed(BAD, 100, later)]
-    assert pending_files(con, rewritten) == [rewritten[1]], "re-delivered in place"
+    assert screen_landed_files(con, rewritten).to_read == [rewritten[1]], "re-delivered in place"
     resized = [Listed(BAD, 90, T0)]
-    assert pending_files(con, resized) == resized
+    assert screen_landed_files(con, resized).to_read == resized
     new = Listed("CLAIMS/PLAN/20240103-000000000.csv", 1, T0)
-    assert pending_files(con, [new]) == [new]
+    assert screen_landed_files(con, [new]).to_read == [new]
 
 
 def _attempts(con, path: str) -> int:
@@ -135,7 +136,7 @@ def test_a_processed_file_changed_in_place_is_recorded_and_not_read_again(con, t
     assert _attempts(con, GOOD) == 1
     # Every later run sees the same version: recorded once, still open, still not read.
     assert screen_landed_files(con, [reloaded]).changed == []
-    assert pending_files(con, [reloaded]) == []
+    assert screen_landed_files(con, [reloaded]).to_read == []
     assert _changes(con) == [(GOOD, "changed", reason, 120)]
     # Back as it was processed: the record closes itself.
     assert screen_landed_files(con, [Listed(GOOD, 100, T0)]).changed == []
@@ -157,8 +158,8 @@ def test_a_same_size_change_is_told_by_its_checksum_once_per_version(con, tmp_pa
         return read_one
 
     touched = Listed(GOOD, 100, T0 + dt.timedelta(hours=1))  # copied back, same bytes
-    assert pending_files(con, [touched], checksum=checksum("touched")) == []
-    assert pending_files(con, [touched], checksum=checksum("touched")) == []
+    assert screen_landed_files(con, [touched], checksum=checksum("touched")).to_read == []
+    assert screen_landed_files(con, [touched], checksum=checksum("touched")).to_read == []
     assert read == ["touched"], "a version's bytes are read once"
     assert open_changes(con) == []
     rewritten = Listed(GOOD, 100, T0 + dt.timedelta(hours=2))  # a reload of the same length

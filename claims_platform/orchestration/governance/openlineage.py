@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -33,8 +32,6 @@ from claims_platform.silver.schema import all_silver_tables
 
 if TYPE_CHECKING:
     from openlineage.client import OpenLineageClient
-
-log = logging.getLogger(__name__)
 
 
 def dataset_name(key: dg.AssetKey) -> str:
