@@ -63,7 +63,7 @@ def _expected_gold(events: dict[str, list[dict[str, Any]]]) -> dict[str, list[di
 
 def _platform_selection(silver: batches.Silver) -> list[str]:
     """`--select` for the dbt models a platform run of this batch builds: the gold the landing
-    sensor selects for the tables the batch has changes of (bronze/sensor.gold_selection)."""
+    sensor selects for the tables the batch has changes of (orchestration/bronze/sensor.gold_selection)."""
     changed = {
         k for table, rows in silver.events.items() if rows for k in silver_keys_by_table[table]
     }

@@ -44,7 +44,7 @@ def test_listing_since_includes_objects_at_the_boundary_second(s3, bucket):
     landing = landing_for(f"s3://{bucket}")
     listed = list(landing.list_files())
     newest = max(f.modified_at for f in listed)
-    # `since` is inclusive: get_objects' strict `>` must not drop objects of that exact time.
+    # `since` is inclusive: objects modified at that exact time are listed too.
     assert {f.path for f in landing.list_files(since=newest)} == {
         f.path for f in listed if f.modified_at == newest
     }

@@ -113,7 +113,7 @@ def test_code_location_role_can_do_what_the_platform_does():
     p = code_location_role_policy(CFG)
     landing_obj = f"{S3}payer-dms-landing/claims/CLAIMS/MEMBER/LOAD00000001.csv"
     batch_obj = f"{S3}payer-lake/claims/batches/b1/_manifest.json"
-    # landing sensor (get_objects → ListObjectsV2 under the prefix), KMS check HEAD, reads
+    # landing sensor (ListObjectsV2 under the prefix), KMS check HEAD, reads
     assert allows(p, "s3:ListBucket", f"{S3}payer-dms-landing", **{"s3:prefix": "claims/"})
     assert allows(p, "s3:GetObject", landing_obj)
     assert allows(p, "kms:Decrypt", KEY)
