@@ -51,7 +51,8 @@ from claims_platform.silver.flatten import flatten_children
 from claims_platform.silver.schema import REJECTS_TABLE
 
 FILES_MANIFEST = "_files.json"
-# The asset check the job reports on each silver change table (declared in silver/assets.py).
+# The asset check the job reports on each silver change table (declared in
+# orchestration/silver/assets.py).
 QUARANTINE_CHECK = "no_quarantined_files"
 
 
