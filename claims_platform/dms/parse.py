@@ -108,7 +108,6 @@ _SEQ = re.compile(r"^[0-9]{1,38}$")
 # Python's `$` also matches before a final newline; RE2's does not, hence the `\n?`.
 _SEQ_RE2 = r"^[0-9]{1,38}\n?$"
 # Printable ASCII: json.dumps escapes only `"` and `\` in it.
-_JSON_PLAIN_RE2 = r"^[\x20-\x7e]*$"
 _YMD = r"[12][0-9]{3}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
 _HMS = r"(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
 _TS_RE2 = rf"^{_YMD}[ T]{_HMS}(?:\.[0-9]{{1,9}})?$"
@@ -576,8 +575,12 @@ def json_texts(arr: pa.Array) -> pa.Array:
     """The JSON text of each canonical value (`json.dumps(canonical(v))`); NULL → `null`."""
     t = arr.type
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        safe = _mask(pc.match_substring_regex(arr, _JSON_PLAIN_RE2))
-        escaped = pc.replace_substring(pc.replace_substring(arr, "\\", "\\\\"), '"', '\\"')
+        # Printable ASCII needs no JSON escape but `\` and `"`; anything else goes to json.dumps.
+        safe = _mask(pc.ascii_is_printable(arr))
+        escaped = arr
+        for char in ("\\", '"'):  # backslashes first: the quotes' escapes add some
+            if pc.any(pc.match_substring(arr, char)).as_py():
+                escaped = pc.replace_substring(escaped, char, "\\" + char)
         out = pc.binary_join_element_wise('"', escaped, '"', "")
         unsafe = np.flatnonzero(_mask(arr.is_valid()) & ~safe)
         if len(unsafe):
