@@ -221,8 +221,8 @@ def change_schema(contract: TableContract, extras: Sequence[str] = ()) -> pa.Sch
 
 def with_change_ids(rows: pa.RecordBatch) -> pa.RecordBatch:
     """The rows as silver stores them: `_change_id`, the MD5 of the change key, in its place."""
-    keys = rows.column(0).to_pylist()
-    ids = pa.array([hashlib.md5(k.encode("utf-8")).hexdigest() for k in keys], pa.string())
+    keys = rows.column(0).cast(pa.binary()).to_pylist()  # UTF-8 bytes, no str round trip
+    ids = pa.array([hashlib.md5(k).hexdigest() for k in keys], pa.string())
     schema = rows.schema.set(0, pa.field("_change_id", pa.string()))
     return pa.RecordBatch.from_arrays([ids, *rows.columns[1:]], schema=schema)
 
