@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from typing import Any
 
 
 def ensure_java() -> None:
@@ -31,22 +32,33 @@ def ensure_java() -> None:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
-def get_spark(app_name: str = "claims-silver"):
+def silver_spark_conf(app_name: str = "claims-silver") -> dict[str, str]:
+    """The Glue-5-like settings of a silver Spark session, read from the environment now.
+
+    The one definition: `get_spark` (the job script off Glue, tests, benchmarks) and the
+    orchestration's dagster-pyspark resource (local runs) both build their session from it.
+    """
+    cores = os.cpu_count() or 2
+    return {
+        "spark.app.name": app_name,
+        "spark.master": os.environ.get("CLAIMS_SPARK_MASTER", f"local[{cores}]"),
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.memory": os.environ.get("CLAIMS_SPARK_DRIVER_MEMORY", "2g"),
+        "spark.sql.shuffle.partitions": str(max(2, cores * 2)),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.parquet.compression.codec": "zstd",
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+        "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    }
+
+
+def get_spark(app_name: str = "claims-silver") -> Any:
     """The process's Spark session (created once; reused by later batches in the same process)."""
     ensure_java()
     from pyspark.sql import SparkSession
 
-    cores = os.cpu_count() or 2
-    return (
-        SparkSession.builder.appName(app_name)
-        .master(os.environ.get("CLAIMS_SPARK_MASTER", f"local[{cores}]"))
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", os.environ.get("CLAIMS_SPARK_DRIVER_MEMORY", "2g"))
-        .config("spark.sql.shuffle.partitions", str(max(2, cores * 2)))
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.parquet.compression.codec", "zstd")
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC")
-        .config("spark.executor.extraJavaOptions", "-Duser.timezone=UTC")
-        .getOrCreate()
-    )
+    builder = SparkSession.builder
+    for key, value in silver_spark_conf(app_name).items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
