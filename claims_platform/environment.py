@@ -59,6 +59,10 @@ class Settings:
     # Overrides of the silver parser's per-file limits (dms.parse.ParseLimits field → value);
     # a file beyond one is quarantined with the limit in its reason.
     parse_limits: dict[str, int] = field(default_factory=dict)
+    # The most one silver batch takes (CLAIMS_MAX_BATCH_FILES, CLAIMS_MAX_BATCH_BYTES), oldest
+    # first; the rest waits for the next run, which the landing sensor requests.
+    max_batch_files: int = 2000
+    max_batch_bytes: int = 16 * 1024**3
 
     @property
     def lake_dir(self) -> Path:
@@ -138,6 +142,7 @@ def get_settings() -> Settings:
         glue_database=os.environ.get("CLAIMS_GLUE_DATABASE") or None,
         pull_request_id=pr_id,
         parse_limits=_parse_limits(),
+        **_batch_limits(),
     )
 
 
@@ -149,9 +154,16 @@ PARSE_LIMIT_VARIABLES = {
 }
 
 
-def _parse_limits() -> dict[str, int]:
+# Environment variable → Settings field of the silver batch cap.
+BATCH_LIMIT_VARIABLES = {
+    "CLAIMS_MAX_BATCH_FILES": "max_batch_files",
+    "CLAIMS_MAX_BATCH_BYTES": "max_batch_bytes",
+}
+
+
+def _positive_ints(variables: Mapping[str, str]) -> dict[str, int]:
     limits = {}
-    for variable, name in PARSE_LIMIT_VARIABLES.items():
+    for variable, name in variables.items():
         raw = os.environ.get(variable, "").strip()
         if not raw:
             continue
@@ -159,6 +171,14 @@ def _parse_limits() -> dict[str, int]:
             raise ConfigurationError(f"{variable} must be a positive whole number, not {raw!r}")
         limits[name] = int(raw)
     return limits
+
+
+def _parse_limits() -> dict[str, int]:
+    return _positive_ints(PARSE_LIMIT_VARIABLES)
+
+
+def _batch_limits() -> dict[str, int]:
+    return _positive_ints(BATCH_LIMIT_VARIABLES)
 
 
 # Set by what runs a deployed process, not by whoever writes its configuration: one of them

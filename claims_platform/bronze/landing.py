@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from claims_platform.aws.s3 import ObjectEncryption, object_encryption, split_s3_uri
+from claims_platform.bronze.listing import KeyRange, LedgerFront
 from claims_platform.dms.files import (
     SCHEMA,
     DmsFile,
@@ -46,8 +47,11 @@ class LandedFile:
 class Landing(Protocol):
     uri: str
 
-    def list_files(self, since: dt.datetime | None = None) -> Iterator[LandedFile]:
-        """DMS files landed, those modified at or after `since` (naive UTC) when it is given."""
+    def list_files(
+        self, since: dt.datetime | None = None, after: LedgerFront | None = None
+    ) -> Iterator[LandedFile]:
+        """DMS files landed, those modified at or after `since` (naive UTC) when it is given,
+        and only those after the ledger's front (bronze.listing) when `after` is given."""
         ...
 
     def read_bytes(self, path: str) -> bytes:
@@ -86,35 +90,54 @@ class LocalLanding:
         self.root = Path(root)
         self.uri = str(self.root)
 
-    def list_files(self, since: dt.datetime | None = None) -> Iterator[LandedFile]:
+    def list_files(
+        self, since: dt.datetime | None = None, after: LedgerFront | None = None
+    ) -> Iterator[LandedFile]:
         """Entries named like DMS files under `CLAIMS/<TABLE>/[YYYY/MM/DD/]`, from `lstat`: a
         symbolic link, FIFO, directory or device is listed with its `problem` and never opened
         (opening a FIFO blocks until a writer comes). Other schemas' folders and symbolically
-        linked folders are not entered."""
+        linked folders are not entered. With `after`, the S3 listing's key ranges apply to the
+        walk: folders before the front are not entered, files before it are not stat'ed."""
         if not self.root.is_dir():
             return
-        yield from self._walk(self.root, (), since)
+        yield from self._walk(self.root, (), since, after)
 
     def _walk(
-        self, folder: Path, parts: tuple[str, ...], since: dt.datetime | None
+        self,
+        folder: Path,
+        parts: tuple[str, ...],
+        since: dt.datetime | None,
+        after: LedgerFront | None,
     ) -> Iterator[LandedFile]:
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError:
             return  # removed or unreadable meanwhile: nothing landed there to list
+        ranges: list[KeyRange] = []
+        if after is not None and len(parts) >= 2:
+            ranges = after.ranges(f"{parts[0]}/{parts[1]}/")
         for entry in entries:
             rel = (*parts, entry.name)
             if not parts and entry.name != SCHEMA:
                 continue
-            dms_file = parse_path("/".join(rel))
+            path = "/".join(rel)
+            if (
+                ranges
+                and not any(r.admits(path) for r in ranges)
+                and not any(r.may_hold_under(path + "/") for r in ranges)
+            ):
+                continue
+            dms_file = parse_path(path)
             try:
                 st = entry.stat(follow_symlinks=False)
             except OSError:
                 continue
             if dms_file is None:
                 if stat.S_ISDIR(st.st_mode) and len(rel) < _MAX_DEPTH:
-                    yield from self._walk(Path(entry.path), rel, since)
+                    yield from self._walk(Path(entry.path), rel, since, after)
+                continue
+            if ranges and not any(r.admits(path) for r in ranges):
                 continue
             modified = dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).replace(tzinfo=None)
             if since is not None and modified < since:
@@ -159,8 +182,10 @@ class S3Landing:
     def key(self, path: str) -> str:
         return self.prefix + path
 
-    def list_files(self, since: dt.datetime | None = None) -> Iterator[LandedFile]:
-        for obj in self._objects(since):
+    def list_files(
+        self, since: dt.datetime | None = None, after: LedgerFront | None = None
+    ) -> Iterator[LandedFile]:
+        for obj in self._objects(since, after):
             rel = obj["Key"][len(self.prefix) :]
             problem = None
             dms_file = parse_path(rel)
@@ -180,21 +205,55 @@ class S3Landing:
                 problem=problem,
             )
 
-    def _objects(self, since: dt.datetime | None) -> list[dict[str, Any]]:
-        """The objects under the prefix modified at or after `since`, oldest first.
+    def _objects(
+        self, since: dt.datetime | None, after: LedgerFront | None = None
+    ) -> list[dict[str, Any]]:
+        """The objects under the prefix modified at or after `since`, oldest first; with
+        `after`, only those in the key ranges after the ledger's front (bronze.listing).
 
         What dagster-aws's `get_objects` does (pages of list_objects_v2, sorted by LastModified),
         without Dagster in the core; and `>= since`, where get_objects keeps `> since`: objects
-        sharing the boundary second must not be lost.
+        sharing the boundary second must not be lost. S3 cannot filter by LastModified, so
+        `since` alone still pages through every key; `after` is what bounds the listing.
         """
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix
-        )
-        objects = [obj for page in pages for obj in page.get("Contents", [])]
+        paginator = self.client.get_paginator("list_objects_v2")
+        if after is None:
+            pages = paginator.paginate(Bucket=self.bucket, Prefix=self.prefix)
+            objects = [obj for page in pages for obj in page.get("Contents", [])]
+        else:
+            objects = [
+                obj
+                for folder in self._table_folders(paginator)
+                for key_range in after.ranges(folder)
+                for obj in self._range(paginator, key_range)
+            ]
         if since is not None:
             aware = since if since.tzinfo else since.replace(tzinfo=dt.UTC)
             objects = [obj for obj in objects if obj["LastModified"] >= aware]
         return sorted(objects, key=lambda obj: obj["LastModified"])
+
+    def _table_folders(self, paginator: Any) -> list[str]:
+        """`CLAIMS/<TABLE>/` of every table folder landed (one call per 1,000 folders); keys
+        outside a canonical folder (`CLAIMS//…`, `/CLAIMS/…`) only a full listing sees."""
+        pages = paginator.paginate(Bucket=self.bucket, Prefix=self.key(f"{SCHEMA}/"), Delimiter="/")
+        return [
+            p["Prefix"][len(self.prefix) :]
+            for page in pages
+            for p in page.get("CommonPrefixes", [])
+        ]
+
+    def _range(self, paginator: Any, key_range: KeyRange) -> Iterator[dict[str, Any]]:
+        """The objects of one key range; stops paging at `stop` (the full-load files after the
+        change files are another range's)."""
+        params = {"Bucket": self.bucket, "Prefix": self.key(key_range.prefix)}
+        if key_range.start_after is not None:
+            params["StartAfter"] = self.key(key_range.start_after)
+        stop = self.key(key_range.stop) if key_range.stop is not None else None
+        for page in paginator.paginate(**params):
+            for obj in page.get("Contents", []):
+                if stop is not None and obj["Key"] >= stop:
+                    return
+                yield obj
 
     def read_bytes(self, path: str) -> bytes:
         return self.client.get_object(Bucket=self.bucket, Key=self.key(path))["Body"].read()

@@ -26,6 +26,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import duckdb
 from filelock import FileLock
 
+from claims_platform.bronze.listing import LedgerFront
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.dms.values import parse_timestamp
 from claims_platform.faults import checkpoint
@@ -292,12 +293,17 @@ def screen_landed_files(
     reload reusing LOAD file names) is recorded in `audit.file_changes` (silver.file_changes;
     `checksum` is the landing's, for same-size versions) and the step's checks warn. A file
     that must not be opened (its `problem`: not a regular file, an S3 key no path names) is
-    recorded quarantined with that reason, in a batch of its own, instead of being read."""
+    recorded quarantined with that reason, in a batch of its own, instead of being read.
+
+    Only the ledger rows of the listed paths are read: a run that lists a few new files reads a
+    few rows, not years of ledger."""
+    listed = list(listed)
     ledger = {
         path: (status, size, landed_at, digest, table, batch)
         for path, status, size, landed_at, digest, table, batch in con.execute(
             "SELECT path, status, size_bytes, landed_at, checksum_sha256, table_name, _batch_id "
-            f"FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}"
+            f"FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} WHERE path IN (SELECT unnest(?::VARCHAR[]))",
+            [[f.path for f in listed]],
         ).fetchall()
     }
     replay = set(replay)
@@ -350,6 +356,82 @@ def _quarantine_unread(con: duckdb.DuckDBPyConnection, files: list[Any]) -> None
         manifest = {"batch_id": uuid.uuid4().hex, "files": rows}
         (out / FILES_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
         commit_batch(con, out, {f.path: f.modified_at for f in files})
+
+
+# Paths as DMS writes them (dms.files.parse_path): a non-canonical key recorded in the ledger
+# (`CLAIMS/T//…`) must not become a front, it sorts before the folder's every canonical key.
+_FULL_LOAD_PATH = r"^[^/]+/[^/]+/LOAD[0-9A-Fa-f]{8}\.(csv|csv\.gz|parquet)$"
+_CHANGE_PATH = (
+    r"^[^/]+/[^/]+/([0-9]{4}/[0-9]{2}/[0-9]{2}/)?[0-9]{8}-[0-9]{9}\.(csv|csv\.gz|parquet)$"
+)
+
+
+def ledger_front(con: duckdb.DuckDBPyConnection) -> LedgerFront:
+    """Per table folder, the greatest full-load path and the newest change path (by name, then
+    path) the ledger holds, processed or quarantined: where the next incremental listing starts
+    (bronze.listing). One aggregate query; the ledger never comes into Python."""
+    rows = con.execute(
+        f"""
+        SELECT regexp_extract(path, '^[^/]+/[^/]+/') AS folder,
+               max(path) FILTER (WHERE regexp_full_match(path, ?)) AS full_load,
+               arg_max(path, [file_name, path]) FILTER (WHERE regexp_full_match(path, ?))
+                   AS change
+        FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}
+        GROUP BY folder
+        """,
+        [_FULL_LOAD_PATH, _CHANGE_PATH],
+    ).fetchall()
+    return LedgerFront(
+        newest_full_load={folder: full for folder, full, _ in rows if full},
+        newest_change={folder: change for folder, _, change in rows if change},
+    )
+
+
+@dataclass(frozen=True)
+class LedgerTotals:
+    files: int
+    full_load_files: int
+    size_bytes: int
+    newest_landed_at: dt.datetime | None
+
+
+def ledger_totals(con: duckdb.DuckDBPyConnection) -> dict[str, LedgerTotals]:
+    """Per table, the files the ledger holds (one aggregate, the rows stay in the warehouse)."""
+    return {
+        table: LedgerTotals(int(files), int(full), int(size or 0), newest)
+        for table, files, full, size, newest in con.execute(
+            "SELECT table_name, count(*), count(*) FILTER (WHERE is_full_load), "
+            f"sum(size_bytes), max(landed_at) FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} "
+            "GROUP BY table_name"
+        ).fetchall()
+    }
+
+
+def ledger_paths(con: duckdb.DuckDBPyConnection, paths: Iterable[str]) -> set[str]:
+    """Those of `paths` the ledger holds."""
+    return {
+        path
+        for (path,) in con.execute(
+            f"SELECT path FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} "
+            "WHERE path IN (SELECT unnest(?::VARCHAR[]))",
+            [list(paths)],
+        ).fetchall()
+    }
+
+
+def newest_ledger_files(
+    con: duckdb.DuckDBPyConnection, per_table: int
+) -> dict[str, list[tuple[str, dt.datetime | None]]]:
+    """Per table, the (path, landed_at) of the `per_table` files landed last that the ledger holds."""
+    found: dict[str, list[tuple[str, dt.datetime | None]]] = {}
+    for table, path, landed_at in con.execute(
+        f"SELECT table_name, path, landed_at FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} "
+        "QUALIFY row_number() OVER (PARTITION BY table_name "
+        "ORDER BY landed_at DESC NULLS LAST, path DESC) <= ?",
+        [per_table],
+    ).fetchall():
+        found.setdefault(table, []).append((path, landed_at))
+    return found
 
 
 def quarantined_files(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:
