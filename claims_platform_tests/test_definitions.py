@@ -159,3 +159,86 @@ def test_workspace_loads_both_locations_offline(tmp_path):
     assert proc.returncode == 0, out[-3000:]
     for location in ("claims_platform", "claims_platform_actuarial"):
         assert f"Validation successful for code location {location}." in out, out[-3000:]
+
+
+# --- kinds and descriptions name the engines of the environment the definitions load in ---------
+
+_KINDS_BY_LAYER = """
+import json
+import dagster as dg
+from pyspark.sql import SparkSession
+from claims_platform.definitions import defs
+from claims_platform.orchestration.actuarial.definitions import defs as actuarial
+
+out = {}
+for name, d in (("platform", defs), ("actuarial", actuarial)):
+    graph = d.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        if node.is_materializable:
+            kinds = out.setdefault(name, {}).setdefault(key.path[0], set())
+            kinds.add(",".join(sorted(node.kinds)))
+silver = defs.resolve_assets_def(dg.AssetKey(["silver", "member"]))
+print(json.dumps({
+    "kinds": {n: {layer: sorted(k) for layer, k in v.items()} for n, v in out.items()},
+    "silver_description": silver.specs_by_key[dg.AssetKey(["silver", "member"])].description,
+    "spark_started": SparkSession.getActiveSession() is not None,
+}))
+"""
+
+
+def _load_in(environment: dict[str, str]) -> dict:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CLAIMS_", "DAGSTER_CLOUD", "SNOWFLAKE_"))
+    }
+    env.update(environment)
+    proc = subprocess.run(
+        [sys.executable, "-c", _KINDS_BY_LAYER],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_production_definitions_name_glue_and_snowflake_offline():
+    """Loaded as a Dagster+ prod code server loads them (no CLAIMS_ENV: the deployment's own
+    variable decides), with no setting, secret or network: kinds say Glue and Snowflake, and
+    loading started no Spark."""
+    loaded = _load_in({"DAGSTER_CLOUD_DEPLOYMENT_NAME": "prod"})
+    assert loaded["kinds"]["platform"]["silver"] == ["glue,snowflake,spark"]
+    assert loaded["kinds"]["platform"]["gold"] == ["dbt,snowflake"]
+    assert loaded["kinds"]["actuarial"]["gold"] == ["dbt,snowflake"]
+    assert "AWS Glue" in loaded["silver_description"]
+    assert "Snowflake" in loaded["silver_description"]
+    assert "DuckDB" not in loaded["silver_description"]
+    assert not loaded["spark_started"]
+
+
+def test_each_environment_builds_the_kinds_of_its_engines():
+    from claims_platform.contracts import load_contracts
+    from claims_platform.orchestration.gold.assets import ClaimsDbtTranslator
+    from claims_platform.orchestration.gold.project import dbt_project
+    from claims_platform.orchestration.silver.assets import build_silver_assets
+
+    contracts = load_contracts()
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    model = next(u for u, n in manifest["nodes"].items() if n["name"] == "dim_member")
+    expected = {
+        "local": ({"spark", "duckdb"}, {"dbt", "duckdb"}, "DuckDB"),
+        "branch": ({"spark", "glue", "snowflake"}, {"dbt", "snowflake"}, "Snowflake"),
+        "prod": ({"spark", "glue", "snowflake"}, {"dbt", "snowflake"}, "Snowflake"),
+    }
+    for env, (silver_kinds, gold_kinds, warehouse) in expected.items():
+        silver = build_silver_assets(contracts, env=env)
+        for spec in silver.specs:
+            assert set(spec.kinds) == silver_kinds, (env, spec.key)
+            assert warehouse in (spec.description or ""), (env, spec.key)
+        assert warehouse in (silver.op.description or ""), env
+        gold = ClaimsDbtTranslator(env=env).get_asset_spec(manifest, model, dbt_project)
+        assert set(gold.kinds) == gold_kinds, env

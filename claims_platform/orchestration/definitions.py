@@ -24,7 +24,11 @@ from claims_platform.orchestration.ops import branch_clones
 from claims_platform.orchestration.ops.alerts import run_failure_alert
 from claims_platform.orchestration.quality.checks import build_quality_checks
 from claims_platform.orchestration.quality.freshness import with_freshness_policies
-from claims_platform.orchestration.resources import EnvironmentSilverRunner, PlatformResource
+from claims_platform.orchestration.resources import (
+    EnvironmentSilverRunner,
+    PlatformResource,
+    silver_pyspark_resource,
+)
 from claims_platform.orchestration.silver.assets import REJECTS_KEY, build_silver_assets, silver_key
 from claims_platform.orchestration.silver.replay import build_replay_job
 from claims_platform.silver.schema import child_tables
@@ -113,8 +117,10 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
     resources={
         "platform": PlatformResource(),
+        # Local silver's Spark session (dagster-pyspark), started by the first batch needing it.
+        "pyspark": silver_pyspark_resource,
         # Glue (via Pipes) in branch/prod, in-process Spark locally; chosen when a run starts.
-        "silver_runner": EnvironmentSilverRunner(),
+        "silver_runner": EnvironmentSilverRunner(pyspark=silver_pyspark_resource),
         "dbt": PlatformDbtCliResource(
             project_dir=dbt_project, dbt_executable=bundled_dbt_executable()
         ),

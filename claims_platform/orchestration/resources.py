@@ -5,19 +5,18 @@ at import. Locally: a landing directory, PySpark in-process and a DuckDB file; p
 plug in behind the same methods.
 """
 
-from __future__ import annotations
-
 import shutil
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
 import duckdb
+from dagster_pyspark import LazyPySparkResource
 
 from claims_platform.bronze.landing import Landing, landing_for
 from claims_platform.deploy.glue import GlueJobSettings
@@ -31,6 +30,7 @@ from claims_platform.environment import (
 )
 from claims_platform.silver.commit import connect, warehouse_lock
 from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest, BatchResult, JobReport
+from claims_platform.silver.spark import ensure_java, silver_spark_conf
 
 
 class PlatformResource(dg.ConfigurableResource):
@@ -102,6 +102,8 @@ class SilverBatch:
     result: BatchResult
     local_dir: Path
     job_results: tuple[dg.MaterializeResult | dg.AssetCheckResult, ...] = ()
+    # Where the job ran (engine, Spark session or Glue job), for the materialisations.
+    engine: dict[str, str] = field(default_factory=dict)
 
 
 def results_from_report(
@@ -181,13 +183,35 @@ class SilverRunner(dg.ConfigurableResource):
         shutil.rmtree(batch.local_dir, ignore_errors=True)
 
 
+def silver_pyspark() -> LazyPySparkResource:
+    """dagster-pyspark's session resource with silver's Glue-5-like settings
+    (`silver.spark.silver_spark_conf`, read now) and a Java 17 for it (`ensure_java`)."""
+    ensure_java()
+    return LazyPySparkResource(spark_config=silver_spark_conf())
+
+
+@dg.resource(
+    description="The Spark session of local silver runs: dagster-pyspark's LazyPySparkResource "
+    "with the Glue-5-like settings of silver.spark.silver_spark_conf (Spark 3.5, Java 17, UTC; "
+    "CLAIMS_SPARK_MASTER and CLAIMS_SPARK_DRIVER_MEMORY read when a run starts, not when the "
+    "definitions load). Spark starts at the first batch that needs it; later steps of the same "
+    "process reuse the session."
+)
+def silver_pyspark_resource(_: dg.InitResourceContext) -> LazyPySparkResource:
+    return silver_pyspark()
+
+
 class LocalSparkSilverRunner(SilverRunner):
     """Runs the silver job in this process on PySpark `local[*]`, as Glue would run the script.
 
     The local default: one warm Spark session serves every batch of the process (the in-process
-    executor runs all steps of a run in one process), where a subprocess pays a JVM and
-    interpreter start (≈ 5-10 s) per batch. `LocalPipesSilverRunner` runs the Glue code path.
+    executor runs all steps of a run in one process, and the resource's `getOrCreate` returns
+    the session an earlier step started), where a subprocess pays a JVM and interpreter start
+    (≈ 5-10 s) per batch. `LocalPipesSilverRunner` runs the Glue code path.
     """
+
+    # The run's `pyspark` resource; None (a runner built outside a run) = `silver_pyspark()`.
+    pyspark: LazyPySparkResource | None = None
 
     def run(
         self,
@@ -196,16 +220,23 @@ class LocalSparkSilverRunner(SilverRunner):
         context: dg.AssetExecutionContext | None = None,
     ) -> SilverBatch:
         from claims_platform.silver.job import batch_report, run_batch
-        from claims_platform.silver.spark import get_spark
 
         batch_dir = _local_batch_dir(settings, manifest)
         (batch_dir / "_manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        ensure_java()
+        spark = (self.pyspark or silver_pyspark()).spark_session
         result = run_batch(
-            get_spark(), manifest, str(batch_dir), tokenization_key=settings.tokenization_key
+            spark, manifest, str(batch_dir), tokenization_key=settings.tokenization_key
         )
         if settings.lake_is_s3:
             publish_batch(batch_dir, settings, manifest.batch_id)
-        return SilverBatch(result, batch_dir, results_from_report(batch_report(result)))
+        engine = {
+            "engine": "spark",
+            "spark_version": spark.version,
+            "spark_master": spark.sparkContext.master,
+            "spark_app_id": spark.sparkContext.applicationId,
+        }
+        return SilverBatch(result, batch_dir, results_from_report(batch_report(result)), engine)
 
 
 # PipesSubprocessClient hands the Pipes bootstrap parameters over as environment variables; Glue
@@ -255,6 +286,7 @@ class LocalPipesSilverRunner(SilverRunner):
             BatchResult.read(str(batch_dir)),
             batch_dir,
             tuple(invocation.get_results(implicit_materializations=False)),
+            {"engine": "spark", "spark_master": "subprocess through Dagster Pipes"},
         )
 
 
@@ -274,7 +306,7 @@ class GlueSilverRunner(SilverRunner):
     region_name: str | None = None
 
     @classmethod
-    def from_job_settings(cls, job: GlueJobSettings) -> GlueSilverRunner:
+    def from_job_settings(cls, job: GlueJobSettings) -> "GlueSilverRunner":
         """The runner of the deployment's Glue job (deploy.glue defines and deploys it)."""
         return cls(
             job_name=job.job_name, pipes_bucket=job.pipes_bucket, region_name=job.region_name
@@ -342,10 +374,12 @@ class GlueSilverRunner(SilverRunner):
         )
         batch_dir = _local_batch_dir(settings, manifest)
         self._download(output_uri, batch_dir)
+        # PipesGlueClient adds the job run's id and console URL to every reported result.
         return SilverBatch(
             BatchResult.read(str(batch_dir)),
             batch_dir,
             tuple(invocation.get_results(implicit_materializations=False)),
+            {"engine": "aws-glue", "glue_job_name": self.job_name},
         )
 
     def _download(self, prefix_uri: str, target: Path) -> None:
@@ -361,16 +395,22 @@ class GlueSilverRunner(SilverRunner):
 class EnvironmentSilverRunner(SilverRunner):
     """The silver runner of the current environment, chosen when a run uses it (never at import):
     `branch` / `prod` run on Glue (configured by `deploy.glue.GlueJobSettings.from_env`), `local`
-    runs in-process Spark, or the local Pipes subprocess with `local_runner="pipes"`."""
+    runs in-process Spark on the `pyspark` resource, or the local Pipes subprocess with
+    `local_runner="pipes"`."""
 
     local_runner: Literal["spark", "pipes"] = "spark"
+    # The definitions' `pyspark` resource (silver_pyspark_resource): lazy, so a Glue run or a
+    # step with nothing to read starts no Spark.
+    pyspark: dg.ResourceDependency[LazyPySparkResource] = None  # type: ignore[assignment]
 
     def resolve(self, settings: Settings) -> SilverRunner:
         if settings.env != "local":
             return GlueSilverRunner.from_job_settings(GlueJobSettings.from_env())
         if self.local_runner == "pipes":
             return LocalPipesSilverRunner()
-        return LocalSparkSilverRunner()
+        # Outside a run (tests, benchmarks) the dependency is still the unresolved definition.
+        pyspark = self.pyspark if isinstance(self.pyspark, LazyPySparkResource) else None
+        return LocalSparkSilverRunner(pyspark=pyspark)
 
     def run(
         self,

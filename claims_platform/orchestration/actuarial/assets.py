@@ -60,7 +60,7 @@ class ActuarialDbtTranslator(ClaimsDbtTranslator):
         )
 
 
-actuarial_translator = ActuarialDbtTranslator(settings=translator.settings)
+actuarial_translator = ActuarialDbtTranslator(settings=translator.settings, env=translator.env)
 
 
 @dbt_assets(

@@ -18,9 +18,10 @@ from dagster_dbt import (
 )
 from dagster_dbt.errors import DagsterDbtCliRuntimeError
 
-from claims_platform.environment import Settings
+from claims_platform.environment import Env, Settings, get_env
 from claims_platform.faults import checkpoint
 from claims_platform.governance.phi import PHI_TAG, asset_phi_tag
+from claims_platform.orchestration.engines import warehouse_kind
 from claims_platform.orchestration.gold.project import dbt_project, dbt_target_path
 from claims_platform.orchestration.governance.dbt_lineage import dbt_build_events
 from claims_platform.orchestration.governance.openlineage import emits_openlineage
@@ -36,6 +37,8 @@ from claims_platform.warehouse.query_tag import query_tag_environ
 GOLD_GROUP = "gold"
 MARTS_GROUP = "marts"
 DEFAULT_OWNER = "team:analytics-engineering"
+# How Dagster stores an asset's kinds (`dagster/kind/<kind>` tags, as its docs show them).
+KIND_TAG_PREFIX = "dagster/kind/"
 
 
 @contextmanager
@@ -53,7 +56,15 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
 
 
 class ClaimsDbtTranslator(DagsterDbtTranslator):
-    """Keys by layer (`gold/…`, `gold/staging/…`), groups gold|marts, eager automation."""
+    """Keys by layer (`gold/…`, `gold/staging/…`), groups gold|marts, eager automation; kinds
+    name the warehouse dbt builds on in `env` (default: the environment switch, read when the
+    definitions load: see orchestration/engines.py)."""
+
+    def __init__(
+        self, settings: DagsterDbtTranslatorSettings | None = None, env: Env | None = None
+    ) -> None:
+        super().__init__(settings)
+        self.env: Env = env or get_env()
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -80,11 +91,16 @@ class ClaimsDbtTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(
             key=dg.AssetKey(key),
             group_name=MARTS_GROUP if name.startswith("mart_") else GOLD_GROUP,
-            kinds={"dbt", "duckdb"},
+            kinds={"dbt", warehouse_kind(self.env)},
             owners=[owner or DEFAULT_OWNER],
             automation_condition=dg.AutomationCondition.eager(),
             metadata=metadata,
-            tags={**spec.tags, PHI_TAG: asset_phi_tag(schema_phi_classes(schema))},
+            # dagster-dbt's own kind tag names the adapter of the target the manifest was parsed
+            # for, not the warehouse of this environment: kinds are stored as these tags.
+            tags={
+                **{k: v for k, v in spec.tags.items() if not k.startswith(KIND_TAG_PREFIX)},
+                PHI_TAG: asset_phi_tag(schema_phi_classes(schema)),
+            },
         )
 
 

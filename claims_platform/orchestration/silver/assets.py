@@ -6,7 +6,9 @@ import dagster as dg
 from pydantic import Field
 
 from claims_platform.contracts import TableContract, load_contracts
+from claims_platform.environment import Env, get_env
 from claims_platform.faults import checkpoint
+from claims_platform.orchestration.engines import silver_compute, silver_kinds
 from claims_platform.orchestration.governance.openlineage import emits_openlineage
 from claims_platform.orchestration.ops.retries import stops_when_interrupted
 from claims_platform.orchestration.resources import PlatformResource, SilverRunner
@@ -56,7 +58,10 @@ def silver_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["silver", name])
 
 
-def silver_specs(contracts: dict[str, TableContract]) -> list[dg.AssetSpec]:
+def silver_specs(contracts: dict[str, TableContract], env: Env) -> list[dg.AssetSpec]:
+    """The silver assets as `env` builds them (kinds and descriptions name its engines)."""
+    kinds = silver_kinds(env)
+    compute = silver_compute(env)
     specs: list[dg.AssetSpec] = []
     for c in contracts.values():
         specs.append(
@@ -66,9 +71,11 @@ def silver_specs(contracts: dict[str, TableContract]) -> list[dg.AssetSpec]:
                 description=f"Append-only change table of {c.schema_name}.{c.name}: every change "
                 "typed by contract, validated, with its change-order columns (_dms_timestamp, "
                 "_change_seq, _source_file, _row_number) and change identity (_change_id). "
-                + c.description,
+                + c.description
+                + " "
+                + compute,
                 group_name=SILVER_GROUP,
-                kinds={"spark", "duckdb"},
+                kinds=kinds,
                 owners=[c.owner],
                 tags=phi_tags(c),
                 metadata={
@@ -83,9 +90,10 @@ def silver_specs(contracts: dict[str, TableContract]) -> list[dg.AssetSpec]:
                 dg.AssetSpec(
                     key=silver_key(child.name),
                     deps=[silver_key(c.silver_table)],
-                    description=f"{child.description} Flattened from {c.name}.{child.source_column}.",
+                    description=f"{child.description} Flattened from "
+                    f"{c.name}.{child.source_column}. {compute}",
                     group_name=SILVER_GROUP,
-                    kinds={"spark", "duckdb"},
+                    kinds=kinds,
                     owners=[c.owner],
                     metadata={
                         "dagster/column_schema": dg.TableSchema(
@@ -103,9 +111,9 @@ def silver_specs(contracts: dict[str, TableContract]) -> list[dg.AssetSpec]:
             "original values. PHI-restricted: the `record` column holds the raw landed values, "
             f"including SSNs, so the table lives in the `{RESTRICTED_SCHEMA}` schema, which only "
             "the platform's loading role reads (not the dbt role, analysts or branch clones). "
-            "Counts by rule are in the `rejects_by_rule` check.",
+            f"Counts by rule are in the `rejects_by_rule` check. {compute}",
             group_name=SILVER_GROUP,
-            kinds={"spark", "duckdb"},
+            kinds=kinds,
             owners=["team:data-platform"],
             tags={"phi": "direct", "access": "phi-restricted"},
             metadata={"dagster/table_name": f"{RESTRICTED_SCHEMA}.{REJECTS_TABLE}"},
@@ -159,8 +167,13 @@ def _unread_check_result(
     )
 
 
-def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg.AssetsDefinition:
+def build_silver_assets(
+    contracts: dict[str, TableContract] | None = None, env: Env | None = None
+) -> dg.AssetsDefinition:
+    """The silver step; kinds and descriptions follow `env` (default: the environment switch,
+    read now, when the definitions load: see orchestration/engines.py)."""
     contracts = contracts or load_contracts()
+    env = env or get_env()
     table_of_key: dict[dg.AssetKey, str] = {}
     for c in contracts.values():
         table_of_key[silver_key(c.silver_table)] = c.name
@@ -169,13 +182,14 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
 
     @dg.multi_asset(
         name="silver_change_tables",
-        specs=silver_specs(contracts),
+        specs=silver_specs(contracts, env),
         check_specs=silver_check_specs(contracts),
         can_subset=True,
         pool=WAREHOUSE_POOL,
         retry_policy=SILVER_RETRY_POLICY,
         description="Runs the silver PySpark job over every landed file the ledger has not seen, "
-        "then commits the change rows with the files' ledger entries in one transaction.",
+        "then commits the change rows with the files' ledger entries in one transaction. "
+        + silver_compute(env),
     )
     @emits_openlineage
     @stops_when_interrupted
@@ -209,6 +223,7 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
             checkpoint("silver.pending_listed")
             summary = None
             job_results: tuple[dg.MaterializeResult | dg.AssetCheckResult, ...] = ()
+            engine: dict[str, str] = {}
             if pending:
                 manifest = BatchManifest(
                     batch_id=silver_runner.new_batch_id(),
@@ -221,6 +236,7 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
                 )
                 batch = silver_runner.run(manifest, settings, context)
                 job_results = batch.job_results
+                engine = batch.engine
                 summary = commit_batch(
                     con, batch.local_dir, {f.path: f.modified_at for f in pending}, contracts
                 )
@@ -250,6 +266,7 @@ def build_silver_assets(contracts: dict[str, TableContract] | None = None) -> dg
             meta = {
                 # What the job reported (counts only), then what the commit made of it.
                 **job_meta.get(key, {}),
+                **engine,
                 "dagster/row_count": totals[name],
                 "rows_added": added,
                 "batch_id": summary.batch_id if summary else "none",
