@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 from dagster_pyspark import LazyPySparkResource
 
+from claims_platform.contracts import load_contracts
 from claims_platform.orchestration.resources import (
     EnvironmentSilverRunner,
     PlatformResource,
@@ -16,6 +17,8 @@ from claims_platform.orchestration.resources import (
 )
 from claims_platform.orchestration.silver.assets import REJECTS_KEY, build_silver_assets, silver_key
 from claims_platform.silver.spark import silver_spark_conf
+from claims_platform.simulator.dms_writer import DmsRow, write_dms_file
+from claims_platform_tests.silver.batch_files import _member as member_values
 from claims_platform_tests.silver.batch_files import land_small_batch
 from claims_platform_tests.support.instance import project_instance
 
@@ -50,7 +53,7 @@ def test_the_local_silver_step_runs_on_the_session_of_the_pyspark_resource(platf
     def marked_pyspark(_: dg.InitResourceContext) -> LazyPySparkResource:
         return LazyPySparkResource(spark_config={**silver_pyspark().spark_config, MARK: marker})
 
-    with project_instance() as instance:
+    def run_silver(instance: dg.DagsterInstance) -> dict[dg.AssetKey, dict]:
         result = dg.materialize(
             [build_silver_assets()],
             selection=[MEMBER, REJECTS_KEY],
@@ -62,10 +65,21 @@ def test_the_local_silver_step_runs_on_the_session_of_the_pyspark_resource(platf
             instance=instance,
         )
         assert result.success
-        meta = {
+        return {
             m.asset_key: {k: v.value for k, v in m.metadata.items()}
             for m in (e.materialization for e in result.get_asset_materialization_events())
         }
+
+    with project_instance() as instance:
+        meta = run_silver(instance)
+        # A later batch in the same process: a new resource per step, the same warm session.
+        write_dms_file(
+            platform_env / "landing" / "CLAIMS/MEMBER/20240103-090000000.csv",
+            load_contracts()["MEMBER"],
+            [DmsRow("U", "2024-01-03 09:00:00.000000", None, member_values("M1", "1980-01-01"))],
+            include_change_seq=False,
+        )
+        later = run_silver(instance)
 
     # The process has one Spark session (getOrCreate): the one the batch ran on.
     session = SparkSession.builder.getOrCreate()
@@ -84,3 +98,5 @@ def test_the_local_silver_step_runs_on_the_session_of_the_pyspark_resource(platf
     # The batch really ran and was committed: one good row, one reject.
     assert meta[MEMBER]["rows_added"] == 1
     assert meta[REJECTS_KEY]["rows_added"] == 1
+    assert later[MEMBER]["rows_added"] == 1
+    assert later[MEMBER]["spark_app_id"] == meta[MEMBER]["spark_app_id"]
