@@ -223,6 +223,7 @@ class LocalSparkSilverRunner(SilverRunner):
 
         batch_dir = _local_batch_dir(settings, manifest)
         (batch_dir / "_manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        # Any LazyPySparkResource may be handed in; Spark 3.5 needs the Java 17 set up first.
         ensure_java()
         spark = (self.pyspark or silver_pyspark()).spark_session
         result = run_batch(
@@ -286,7 +287,7 @@ class LocalPipesSilverRunner(SilverRunner):
             BatchResult.read(str(batch_dir)),
             batch_dir,
             tuple(invocation.get_results(implicit_materializations=False)),
-            {"engine": "spark", "spark_master": "subprocess through Dagster Pipes"},
+            {"engine": "spark", "launched_as": "subprocess through Dagster Pipes"},
         )
 
 
