@@ -54,6 +54,10 @@ class Landing(Protocol):
         and only those after the ledger's front (bronze.listing) when `after` is given."""
         ...
 
+    def stat(self, path: str) -> LandedFile | None:
+        """The landed file at `path` relative to the landing root, or None when there is none."""
+        ...
+
     def read_bytes(self, path: str) -> bytes:
         """The bytes of a landed file, by its path relative to the landing root."""
         ...
@@ -149,6 +153,22 @@ class LocalLanding:
                 problem=_not_regular(st.st_mode),
             )
 
+    def stat(self, path: str) -> LandedFile | None:
+        """The landed file at `path` (one `lstat`), or None when there is none."""
+        dms_file = parse_path(path)
+        if dms_file is None:
+            return None
+        try:
+            st = os.lstat(self.root / path)
+        except OSError:
+            return None
+        return LandedFile(
+            file=dms_file,
+            size_bytes=st.st_size,
+            modified_at=dt.datetime.fromtimestamp(st.st_mtime, dt.UTC).replace(tzinfo=None),
+            problem=_not_regular(st.st_mode),
+        )
+
     def read_bytes(self, path: str) -> bytes:
         return (self.root / path).read_bytes()
 
@@ -186,24 +206,38 @@ class S3Landing:
         self, since: dt.datetime | None = None, after: LedgerFront | None = None
     ) -> Iterator[LandedFile]:
         for obj in self._objects(since, after):
-            rel = obj["Key"][len(self.prefix) :]
-            problem = None
-            dms_file = parse_path(rel)
+            landed = self._landed(obj["Key"][len(self.prefix) :], obj["Size"], obj["LastModified"])
+            if landed is not None:
+                yield landed
+
+    def stat(self, path: str) -> LandedFile | None:
+        """The landed file at `path` (one HEAD), or None when there is none."""
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self.key(path))
+        except self.client.exceptions.ClientError as e:
+            if e.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return self._landed(path, head["ContentLength"], head["LastModified"])
+
+    def _landed(self, rel: str, size: int, modified: dt.datetime) -> LandedFile | None:
+        problem = None
+        dms_file = parse_path(rel)
+        if dms_file is None:
+            dms_file = noncanonical_dms_path(rel)
             if dms_file is None:
-                dms_file = noncanonical_dms_path(rel)
-                if dms_file is None:
-                    continue
-                problem = (
-                    "not read: the S3 key is not canonical (an empty or '.' path segment, as "
-                    "in '//'), and a path joined from it names another key; copy the object to "
-                    f"{self.uri}/{canonical_path(rel)} to load it"
-                )
-            yield LandedFile(
-                file=dms_file,
-                size_bytes=int(obj.get("Size", 0)),
-                modified_at=obj["LastModified"].astimezone(dt.UTC).replace(tzinfo=None),
-                problem=problem,
+                return None
+            problem = (
+                "not read: the S3 key is not canonical (an empty or '.' path segment, as "
+                "in '//'), and a path joined from it names another key; copy the object to "
+                f"{self.uri}/{canonical_path(rel)} to load it"
             )
+        return LandedFile(
+            file=dms_file,
+            size_bytes=int(size or 0),
+            modified_at=modified.astimezone(dt.UTC).replace(tzinfo=None),
+            problem=problem,
+        )
 
     def _objects(
         self, since: dt.datetime | None, after: LedgerFront | None = None

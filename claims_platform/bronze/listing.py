@@ -9,9 +9,10 @@ time order with each other:
   `LOAD`, `StartAfter` = the ledger's greatest such path;
 - change (CDC) files `YYYYMMDD-HHMMSSmmm.<ext>`, directly in the folder or under `YYYY/MM/DD/`:
   digits sort before `L`, so all of them come before the full-load files. Listed from the path of
-  the ledger's newest change file (greatest name, then path) up to `<folder>LOAD`. From a dated
-  path this also re-lists the undated files of that year (`2026/` < `20260101-…`), a bounded
-  cost that only a table that switched `DatePartitionEnabled` on pays.
+  the ledger's newest change file (greatest name, then path), under its first character (`2`
+  until the year 3000). From a dated path this also re-lists the undated files of that year
+  (`2026/` < `20260101-…`), a bounded cost that only a table that switched
+  `DatePartitionEnabled` on pays.
 
 What this cannot see, by design: a file landed late under a key that sorts before its
 sequence's front (a CDC file written after a newer one was processed; an undated file of the
@@ -81,10 +82,16 @@ class LedgerFront:
     def ranges(self, folder: str) -> list[KeyRange]:
         """What to list under the table folder `folder` (`CLAIMS/<TABLE>/`)."""
         load = folder + FULL_LOAD_PREFIX
-        return [
-            KeyRange(load, self.newest_full_load.get(folder)),
-            KeyRange(folder, self.newest_change.get(folder), stop=load),
-        ]
+        change = self.newest_change.get(folder)
+        if change is None:
+            # No change file processed yet: all of them are new; paging stops at the LOAD files
+            # (one page may reach into them, until the table's first change file is loaded).
+            change_range = KeyRange(folder, None, stop=load)
+        else:
+            # Under the front's first character (the millennium digit of its year): a page
+            # after the last change file would otherwise return up to 1,000 LOAD keys per run.
+            change_range = KeyRange(folder + change[len(folder)], change)
+        return [KeyRange(load, self.newest_full_load.get(folder)), change_range]
 
     def admits(self, path: str) -> bool:
         """Whether an incremental listing lists `path` (the reconciliation reports those it

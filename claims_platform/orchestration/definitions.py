@@ -30,6 +30,10 @@ from claims_platform.orchestration.resources import (
     silver_pyspark_resource,
 )
 from claims_platform.orchestration.silver.assets import REJECTS_KEY, build_silver_assets, silver_key
+from claims_platform.orchestration.silver.reconcile import (
+    build_reconciliation_job,
+    build_reconciliation_schedule,
+)
 from claims_platform.orchestration.silver.replay import build_replay_job
 from claims_platform.silver.schema import child_tables
 
@@ -66,6 +70,9 @@ all_asset_checks_job = dg.define_asset_job(
     description="Runs every asset check (dbt tests and data-quality checks) without materialising.",
 )
 
+# Daily full listing against the ledger: what incremental listings cannot see (silver/reconcile).
+landing_reconciliation = build_reconciliation_job(silver_keys_by_table)
+
 gold_automation = dg.AutomationConditionSensorDefinition(
     "gold_automation",
     target=dg.AssetSelection.all() | dg.AssetSelection.all_asset_checks(),
@@ -92,12 +99,16 @@ defs = dg.Definitions(
     jobs=[
         all_asset_checks_job,
         build_replay_job(silver_keys_by_table, gold_dbt_models),
+        landing_reconciliation,
         glue_catalog_sync_job,
         # Branch deployments: each pull request's Snowflake clone, created and swept.
         branch_clones.create_branch_clone,
         branch_clones.drop_stale_branch_clones,
     ],
-    schedules=[branch_clones.drop_stale_branch_clones_daily],
+    schedules=[
+        branch_clones.drop_stale_branch_clones_daily,
+        build_reconciliation_schedule(landing_reconciliation),
+    ],
     sensors=[
         build_landing_sensor(
             silver_keys_by_table,

@@ -33,6 +33,7 @@ def _materialize(
     quality_checks: bool,
     instance: dg.DagsterInstance | None = None,
     tags: dict[str, str] | None = None,
+    run_config: dict | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Materialise `selection` of the platform's assets in-process, with the checks of what it
     materialises unless `quality_checks` is False."""
@@ -47,6 +48,7 @@ def _materialize(
         instance=instance,
         resources=defs.resources,
         tags=tags,
+        run_config=run_config or None,
         raise_on_error=True,
     )
 
@@ -70,10 +72,11 @@ class LandingBatches:
         from claims_platform.definitions import defs
 
         sensor = defs.resolve_sensor_def("landing_zone_sensor")
-        context = dg.build_sensor_context(
+        # A context manager: the resources include a generator resource (dagster-pyspark's).
+        with dg.build_sensor_context(
             instance=self.instance, resources=defs.resources, cursor=self.cursor
-        )
-        tick = sensor(context)
+        ) as context:
+            tick = sensor(context)
         assert isinstance(tick, dg.SensorResult), f"the sensor requested nothing: {tick}"
         (request,) = tick.run_requests
         self.cursor = tick.cursor
@@ -82,6 +85,8 @@ class LandingBatches:
             quality_checks,
             instance=self.instance,
             tags=dict(request.tags),
+            # A landing batch: listing after the ledger's front, capped (silver/assets.py).
+            run_config=request.run_config,
         )
 
 

@@ -5,15 +5,17 @@ DMS writes the landing zone, not the platform, so a misconfigured endpoint (no
 noticing; this check names such files (paths only, never contents) as a warning.
 """
 
+import datetime as dt
 from collections import defaultdict
 
 import dagster as dg
 
-from claims_platform.bronze.landing import LandedFile, S3Landing
+from claims_platform.bronze.landing import S3Landing
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.orchestration.quality.checks import AFTER_THE_BATCH
 from claims_platform.orchestration.resources import PlatformResource
 from claims_platform.orchestration.tables import bronze_key
+from claims_platform.silver.commit import ensure_warehouse, ledger_front, newest_ledger_files
 
 KMS_CHECK = "landing_objects_kms_encrypted"
 # Newest files per table one evaluation inspects: one HEAD each, so the cost stays bounded on a
@@ -57,16 +59,19 @@ def build_landing_encryption_check(
                     metadata={"landing": "local", "files_checked": 0},
                 )
             return
-        by_table: dict[str, list[LandedFile]] = defaultdict(list)
-        for landed in landing.list_files():
-            by_table[landed.file.table].append(landed)
+        # The newest files: those listed after the ledger's front (not loaded yet) and the
+        # ledger's last loaded, not a listing of every key landed (bronze.listing).
+        by_table: dict[str, dict[str, dt.datetime]] = defaultdict(dict)
+        with platform.writer() as con:
+            ensure_warehouse(con, contracts)
+            for table, files in newest_ledger_files(con, MAX_FILES_CHECKED).items():
+                by_table[table].update((p, t or dt.datetime.min) for p, t in files)
+            for landed in landing.list_files(after=ledger_front(con)):
+                by_table[landed.file.table][landed.path] = landed.modified_at
         for check_key in selected:
-            landed = sorted(
-                by_table.get(table_of[check_key.asset_key], []),
-                key=lambda f: (f.modified_at, f.path),
-                reverse=True,
-            )[:MAX_FILES_CHECKED]
-            unencrypted = sorted(f.path for f in landed if not landing.encryption(f.path).is_kms)
+            newest = by_table.get(table_of[check_key.asset_key], {})
+            landed = sorted(((t, p) for p, t in newest.items()), reverse=True)[:MAX_FILES_CHECKED]
+            unencrypted = sorted(p for _, p in landed if not landing.encryption(p).is_kms)
             shown = ", ".join(unencrypted[:_PATHS_SHOWN])
             yield dg.AssetCheckResult(
                 asset_key=check_key.asset_key,

@@ -9,6 +9,13 @@ from claims_platform.orchestration.governance.openlineage import emits_openlinea
 from claims_platform.orchestration.ops.retries import EXTERNAL_IO_RETRY_POLICY
 from claims_platform.orchestration.resources import PlatformResource
 from claims_platform.orchestration.tables import bronze_key, column_schema, phi_tags, source_key
+from claims_platform.silver.commit import (
+    LedgerTotals,
+    ensure_warehouse,
+    ledger_front,
+    ledger_paths,
+    ledger_totals,
+)
 
 SOURCE_GROUP = "source"
 BRONZE_GROUP = "bronze"
@@ -40,7 +47,8 @@ def bronze_specs(contracts: dict[str, TableContract]) -> list[dg.AssetSpec]:
             deps=[source_key(c)],
             description=f"Landed DMS files of {c.schema_name}.{c.name} "
             f"(`<landing>/{c.schema_name}/{c.name}/`): immutable, never rewritten. "
-            "Materialising takes an inventory of the landing zone.",
+            "Materialising takes an inventory: the files the ledger holds and those landed "
+            "after its front, not yet loaded.",
             group_name=BRONZE_GROUP,
             kinds={"s3", "csv", "parquet"},
             owners=["team:data-platform"],
@@ -63,18 +71,34 @@ def build_bronze_assets(contracts: dict[str, TableContract] | None = None) -> dg
     )
     @emits_openlineage
     def _bronze(context: dg.AssetExecutionContext, platform: PlatformResource):
-        files = defaultdict(list)
-        for landed in platform.landing().list_files():
-            files[landed.file.table].append(landed)
+        # The ledger's totals plus the files listed after its front: a landing run pages
+        # through what is new, not years of landed keys (bronze.listing). Files landed late
+        # behind the front count once the reconciliation has loaded them.
+        with platform.writer() as con:
+            ensure_warehouse(con, contracts)
+            known = ledger_totals(con)
+            listed = list(platform.landing().list_files(after=ledger_front(con)))
+            recorded = ledger_paths(con, (f.path for f in listed))
+        new = defaultdict(list)
+        for landed in listed:
+            if landed.path not in recorded:
+                new[landed.file.table].append(landed)
         for key in sorted(context.selected_asset_keys):
-            landed = files.get(by_key[key].name, [])
-            newest = max((f.modified_at for f in landed), default=None)
+            table = by_key[key].name
+            landed = new.get(table, [])
+            totals = known.get(table, LedgerTotals(0, 0, 0, None))
+            newest = max(
+                (t for t in (totals.newest_landed_at, *(f.modified_at for f in landed)) if t),
+                default=None,
+            )
             yield dg.MaterializeResult(
                 asset_key=key,
                 metadata={
-                    "files_landed": len(landed),
-                    "full_load_files": sum(f.file.is_full_load for f in landed),
-                    "bytes_landed": sum(f.size_bytes for f in landed),
+                    "files_landed": totals.files + len(landed),
+                    "files_not_yet_loaded": len(landed),
+                    "full_load_files": totals.full_load_files
+                    + sum(f.file.is_full_load for f in landed),
+                    "bytes_landed": totals.size_bytes + sum(f.size_bytes for f in landed),
                     "newest_file_landed_at": newest.isoformat() if newest else "none",
                 },
             )

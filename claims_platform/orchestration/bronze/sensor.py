@@ -10,6 +10,12 @@ boundary second) and is the time an upload started, so a large upload becomes vi
 smaller, later ones. A tick takes at most `max_files_per_tick` files, oldest first; the rest stay
 above the watermark (or in the window, unseen) and are taken by the next tick. Exactly-once does not rest on the sensor: the
 silver job loads only files the ledger has not seen, so a duplicate request is a no-op.
+
+A silver run loads at most a capped batch (CLAIMS_MAX_BATCH_FILES / _BYTES) and records in its
+change tables' metadata how many files it left (`files_left_pending`); while a table has some,
+the sensor requests another run for it, once per run that left them (the run key names that
+run: a failed continuation is not requested again and again; the daily reconciliation lists
+everything and picks up what is still pending).
 """
 
 import datetime as dt
@@ -23,6 +29,17 @@ import dagster as dg
 from claims_platform.bronze.landing import LandedFile
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.orchestration.resources import PlatformResource
+from claims_platform.orchestration.silver.assets import (
+    FILES_LEFT_BEHIND_FRONT,
+    FILES_LEFT_PENDING,
+    FULL_LISTING,
+    LISTING,
+    silver_key,
+)
+from claims_platform.orchestration.silver.reconcile import (
+    landing_batch_run_config,
+    reconcile_run_config,
+)
 from claims_platform.orchestration.tables import bronze_key
 
 # The tag under which Dagster records the code version a materialization was built with.
@@ -137,6 +154,41 @@ def _behind_their_silver(
     }
 
 
+@dataclass(frozen=True)
+class LeftPending:
+    """A table's files a capped batch left: the run that left them, and how it listed."""
+
+    run_id: str
+    files: int
+    full_listing: bool
+
+
+def left_pending(
+    instance: dg.DagsterInstance, contracts: Mapping[str, TableContract]
+) -> dict[str, LeftPending]:
+    """Tables whose latest change-table materialization left files for the next run."""
+    left = {}
+    for name, c in contracts.items():
+        event = instance.get_latest_materialization_event(silver_key(c.silver_table))
+        materialization = event.asset_materialization if event else None
+        if materialization is None:
+            continue
+        metadata = materialization.metadata
+        files = metadata.get(FILES_LEFT_PENDING)
+        if files is not None and int(files.value or 0) > 0:
+            listing = metadata.get(LISTING)
+            behind = metadata.get(FILES_LEFT_BEHIND_FRONT)
+            left[name] = LeftPending(
+                run_id=event.run_id,
+                files=int(files.value),
+                # Files a full listing left may sort before the ledger's front: only a full
+                # listing finds them again.
+                full_listing=(listing is not None and listing.value == FULL_LISTING)
+                or (behind is not None and int(behind.value or 0) > 0),
+            )
+    return left
+
+
 def build_landing_sensor(
     silver_keys_by_table: Mapping[str, Sequence[dg.AssetKey]],
     gold_reads: Mapping[dg.AssetKey, frozenset[dg.AssetKey]],
@@ -179,9 +231,10 @@ def build_landing_sensor(
             if f.file.table in contracts
         ]
         taken = cursor.new_files(listed)[:max_files_per_tick]
-        if not taken:
+        left = left_pending(context.instance, contracts)
+        if not taken and not left:
             return dg.SkipReason(f"no new files among {len(listed)} listed")
-        tables = sorted({f.file.table for f in taken})
+        tables = sorted({f.file.table for f in taken} | set(left))
         selection = [bronze_key(contracts[t]) for t in tables]
         for t in tables:
             selection.extend(k for k in silver_keys_by_table[t] if k not in selection)
@@ -196,7 +249,10 @@ def build_landing_sensor(
         # drops a run request whose key it has seen.
         run_key = hashlib.sha1(
             "\n".join(
-                sorted(f"{f.path} {f.modified_at.isoformat()} {f.size_bytes}" for f in taken)
+                sorted(
+                    [f"{f.path} {f.modified_at.isoformat()} {f.size_bytes}" for f in taken]
+                    + [f"left by {p.run_id} for {t}" for t, p in left.items()]
+                )
             ).encode()
         ).hexdigest()
         cursor.advance(taken)
@@ -206,9 +262,15 @@ def build_landing_sensor(
                     run_key=run_key,
                     asset_selection=selection,
                     asset_check_keys=checks,
+                    run_config=(
+                        reconcile_run_config()
+                        if any(p.full_listing for p in left.values())
+                        else landing_batch_run_config([f.path for f in taken])
+                    ),
                     tags={
                         TRIGGER_TAG: "landing_zone_sensor",
                         "claims/new_files": str(len(taken)),
+                        "claims/files_left_pending": str(sum(p.files for p in left.values())),
                     },
                 )
             ],

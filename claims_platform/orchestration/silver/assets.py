@@ -1,10 +1,13 @@
 """Silver assets: one per contract table (+ flattened children, + rejects), built by the job."""
 
 import datetime as dt
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
 
+from claims_platform.bronze.landing import LandedFile
+from claims_platform.bronze.listing import BatchCut, LedgerFront, take_batch
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.environment import Env, get_env
 from claims_platform.faults import checkpoint
@@ -18,6 +21,7 @@ from claims_platform.silver.commit import (
     Screening,
     commit_batch,
     ensure_warehouse,
+    ledger_front,
     screen_landed_files,
 )
 from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest
@@ -52,6 +56,26 @@ class SilverRunConfig(dg.Config):
         "again (one changed in place since is recorded in audit.file_changes and warned about); "
         "a quarantined file whose size or modification time changed is read anyway.",
     )
+    incremental: bool = Field(
+        default=False,
+        description="A landing batch (what the landing sensor requests): list only the keys "
+        "after the ledger's front (bronze.listing) plus `paths`, and take at most the batch "
+        "cap (CLAIMS_MAX_BATCH_FILES / CLAIMS_MAX_BATCH_BYTES), oldest first. Off (a manual or "
+        "headless run), the whole landing zone is listed and every file not yet processed "
+        "loads (CONTRACT §1).",
+    )
+    paths: list[str] = Field(
+        default_factory=list,
+        description="With `incremental`: the landed paths the sensor found new. Those before "
+        "their table's front (landed late under an earlier name) are looked up one by one, so "
+        "they load in this batch although the listing starts after the front.",
+    )
+    reconcile: bool = Field(
+        default=False,
+        description="The landing reconciliation: list everything, report each file never "
+        "loaded that an incremental listing cannot see, load it (batch cap applies). "
+        "Materializes nothing when nothing was loaded.",
+    )
 
 
 def silver_key(name: str) -> dg.AssetKey:
@@ -75,6 +99,8 @@ def silver_specs(contracts: dict[str, TableContract], env: Env) -> list[dg.Asset
                 + " "
                 + compute,
                 group_name=SILVER_GROUP,
+                # A reconciliation that loads nothing materializes nothing.
+                skippable=True,
                 kinds=kinds,
                 owners=[c.owner],
                 tags=phi_tags(c),
@@ -93,6 +119,8 @@ def silver_specs(contracts: dict[str, TableContract], env: Env) -> list[dg.Asset
                     description=f"{child.description} Flattened from "
                     f"{c.name}.{child.source_column}. {compute}",
                     group_name=SILVER_GROUP,
+                    # A reconciliation that loads nothing materializes nothing.
+                    skippable=True,
                     kinds=kinds,
                     owners=[c.owner],
                     metadata={
@@ -113,6 +141,8 @@ def silver_specs(contracts: dict[str, TableContract], env: Env) -> list[dg.Asset
             "the platform's loading role reads (not the dbt role, analysts or branch clones). "
             f"Counts by rule are in the `rejects_by_rule` check. {compute}",
             group_name=SILVER_GROUP,
+            # A reconciliation that loads nothing materializes nothing.
+            skippable=True,
             kinds=kinds,
             owners=["team:data-platform"],
             tags={"phi": "direct", "access": "phi-restricted"},
@@ -167,6 +197,37 @@ def _unread_check_result(
     )
 
 
+# Metadata of a change table's materialization that the landing sensor reads: files of the
+# table a batch cap left unloaded, and whether they were listed fully (reconciliation).
+FILES_LEFT_PENDING = "files_left_pending"
+FILES_LEFT_BEHIND_FRONT = "files_left_behind_front"
+LISTING = "listing"
+FULL_LISTING = "full"
+
+
+def _listing_metadata(
+    table: str,
+    full_listing: bool,
+    cut: BatchCut[LandedFile],
+    front: LedgerFront,
+    missed: list[LandedFile] | None,
+) -> dict[str, Any]:
+    """How the step listed `table`'s files, what the batch cap left (and how many of those
+    only a full listing finds again), and (`missed`, from a reconciliation) the files only a
+    full listing found: never loaded, behind the front."""
+    left = [f for f in cut.left if f.file.table == table]
+    meta: dict[str, Any] = {
+        LISTING: FULL_LISTING if full_listing else "after the ledger's front",
+        FILES_LEFT_PENDING: len(left),
+        FILES_LEFT_BEHIND_FRONT: sum(not front.admits(f.path) for f in left),
+    }
+    if missed is not None:
+        found = sorted(f.path for f in missed if f.file.table == table)
+        meta["files_found_by_full_listing"] = len(found)
+        meta["found_by_full_listing"] = dg.MetadataValue.json(found[:20])
+    return meta
+
+
 def build_silver_assets(
     contracts: dict[str, TableContract] | None = None, env: Env | None = None
 ) -> dg.AssetsDefinition:
@@ -174,6 +235,7 @@ def build_silver_assets(
     read now, when the definitions load: see orchestration/engines.py)."""
     contracts = contracts or load_contracts()
     env = env or get_env()
+    main_keys = {silver_key(c.silver_table): c.name for c in contracts.values()}
     table_of_key: dict[dg.AssetKey, str] = {}
     for c in contracts.values():
         table_of_key[silver_key(c.silver_table)] = c.name
@@ -204,16 +266,55 @@ def build_silver_assets(
         tables = {table_of_key[k] for k in selected if k in table_of_key}
         if REJECTS_KEY in selected and not tables:
             tables = set(contracts)
+        incremental = config.incremental and not config.replay
+        full_listing = not incremental
         with platform.writer() as con:
             ensure_warehouse(con, contracts)
             landing = platform.landing()
+            front = ledger_front(con)
+            if incremental:
+                # The keys after the ledger's front, and the sensor's new files before it (late
+                # under an earlier name): one lookup each. A late file no sensor tick saw is
+                # the daily reconciliation's to find (silver/reconcile.py).
+                listed = list(landing.list_files(after=front))
+                seen = {f.path for f in listed}
+                for path in config.paths:
+                    if path not in seen and not front.admits(path):
+                        late = landing.stat(path)
+                        if late is not None:
+                            listed.append(late)
+            else:
+                listed = list(landing.list_files())
             screening = screen_landed_files(
                 con,
-                (f for f in landing.list_files() if f.file.table in tables),
+                (f for f in listed if f.file.table in tables),
                 config.replay,
                 landing.checksum,
             )
-            pending = screening.to_read
+            if incremental or config.reconcile:
+                cut = take_batch(
+                    screening.to_read, settings.max_batch_files, settings.max_batch_bytes
+                )
+            else:
+                cut = BatchCut(taken=screening.to_read, left=[])
+            pending = cut.taken
+            if cut.left:
+                context.log.info(
+                    f"batch cap ({settings.max_batch_files} files, {settings.max_batch_bytes} "
+                    f"bytes): {len(cut.left)} file(s) left for the next run"
+                )
+            # What the reconciliation is for: files to read that an incremental run would never
+            # list (new, or re-delivered after quarantine, under a key before the front).
+            missed = (
+                [f for f in screening.to_read if not front.admits(f.path)]
+                if config.reconcile
+                else []
+            )
+            for f in missed[:20]:
+                context.log.warning(
+                    f"{f.path} (landed {f.modified_at.isoformat()}) was never loaded and sorts "
+                    "before its table's listing front: found by the full listing"
+                )
             for f in screening.quarantined:
                 context.log.warning(f"quarantined {f.path} without reading it: {f.problem}")
             for change in screening.changed:
@@ -260,6 +361,19 @@ def build_silver_assets(
             if isinstance(r, dg.MaterializeResult)
         }
         job_checks = {r.asset_key: r for r in job_results if isinstance(r, dg.AssetCheckResult)}
+        listing = {
+            table: _listing_metadata(
+                table, full_listing, cut, front, missed if config.reconcile else None
+            )
+            for table in tables
+        }
+        if config.reconcile and summary is None:
+            # A reconciliation that found nothing to load changed no silver table: no
+            # materialization (gold would rebuild eagerly every day for nothing), only its report.
+            for key, table in main_keys.items():
+                if key in selected:
+                    context.log_event(dg.AssetObservation(asset_key=key, metadata=listing[table]))
+            selected = set()
         for key in sorted(selected):
             name = key.path[-1]
             added = summary.rows_by_table.get(name, 0) if summary else 0
@@ -275,6 +389,8 @@ def build_silver_assets(
             if summary and key != REJECTS_KEY:
                 meta["files_in_batch"] = len(pending)
                 meta["files_quarantined"] = len(summary.quarantined)
+            if key in main_keys:
+                meta.update(listing[main_keys[key]])
             if unclassified.get(name):
                 # Names only: the values wait in restricted until a contract classifies them.
                 meta["unclassified_columns"] = dg.MetadataValue.json(
