@@ -14,12 +14,13 @@ time order with each other:
   (`2026/` < `20260101-…`), a bounded cost that only a table that switched
   `DatePartitionEnabled` on pays.
 
-What this cannot see, by design: a file landed late under a key that sorts before its
+What the ranges cannot see, by design: a file landed late under a key that sorts before its
 sequence's front (a CDC file written after a newer one was processed; an undated file of the
 same year after the table moved to date folders; a re-delivery in place of a quarantined file
-behind the front; a non-canonical key such as `CLAIMS/T//…` or `./`). The scheduled landing
-reconciliation (orchestration/silver/reconcile.py) lists everything, compares it with the
-ledger, reports such files and loads them.
+behind the front; a non-canonical key such as `CLAIMS/T//…` or `./`). A landing run looks up
+the ones the sensor saw land by name (its `paths`); the scheduled landing reconciliation
+(orchestration/silver/reconcile.py) lists everything, compares it with the ledger, reports the
+others and loads them.
 """
 
 from __future__ import annotations
