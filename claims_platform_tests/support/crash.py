@@ -58,7 +58,7 @@ class HeadlessRun:
             if time.monotonic() > deadline:
                 self.proc.kill()
                 self.proc.wait()
-                raise AssertionError(f"{self.label}: still running after {timeout:.0f}s")
+                raise AssertionError(f"still running after {timeout:.0f}s: {self.describe()}")
             time.sleep(0.1)
         self.checkpoints()
         return self.proc.returncode
@@ -209,11 +209,17 @@ def program_name(pid: int) -> str:
     return name
 
 
-def child_running(run: HeadlessRun, program: str) -> bool:
-    return any(program_name(pid) == program for pid in descendants(run.proc.pid))
+# A program's name (see `program_name`), or names any of which will do: a process that execs
+# another program keeps its pid under a new name.
+Program = str | tuple[str, ...]
 
 
-def wait_for_child(run: HeadlessRun, program: str, timeout: float = 600) -> bool:
+def child_running(run: HeadlessRun, program: Program) -> bool:
+    names = (program,) if isinstance(program, str) else program
+    return any(program_name(pid) in names for pid in descendants(run.proc.pid))
+
+
+def wait_for_child(run: HeadlessRun, program: Program, timeout: float = 600) -> bool:
     """Wait until a descendant of the run called `program` runs (True), or the run ends (False)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -244,7 +250,7 @@ def kill_when_child_runs(run: HeadlessRun, program: str, timeout: float = 600) -
     os.kill(run.proc.pid, signal.SIGKILL)
 
 
-def kill_mid_child(run: HeadlessRun, program: str, delay: float) -> bool:
+def kill_mid_child(run: HeadlessRun, program: Program, delay: float) -> bool:
     """Once `program` runs under `run`, wait `delay` seconds and kill the whole tree if it still
     runs (True); False if it finished first (the run is then left to end by itself)."""
     if not wait_for_child(run, program):
