@@ -46,7 +46,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
     items.sort(key=rank)
     # `--dist loadgroup`: a module's tests stay on one worker, so a module-scoped fixture (a
-    # whole pipeline run, often) is built once; the fault tests share none and may go apart.
+    # whole pipeline run, often) is built once; the fault tests go apart, but for the two that
+    # share one base (their own xdist_group mark).
     for item in items:
         if item.path.name != "test_faults.py":
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
