@@ -18,6 +18,12 @@ def _write(root, rel, text="x"):
     path.write_text(text)
 
 
+def tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None = None):
+    """One evaluation, with the definitions' resources open as the daemon opens them."""
+    with dg.build_sensor_context(instance=instance, resources=defs.resources, cursor=cursor) as ctx:
+        return sensor(ctx)
+
+
 def test_sensor_requests_bronze_and_silver_for_tables_with_new_files(platform_env):
     landing = platform_env / "landing"
     _write(landing, "CLAIMS/MEMBER/LOAD00000001.csv")
@@ -25,8 +31,7 @@ def test_sensor_requests_bronze_and_silver_for_tables_with_new_files(platform_en
     _write(landing, "CLAIMS/UNKNOWN_TABLE/20240102-100000000.csv")
     sensor = defs.resolve_sensor_def("landing_zone_sensor")
     with project_instance() as instance:
-        ctx = dg.build_sensor_context(instance=instance, resources=defs.resources)
-        result = sensor(ctx)
+        result = tick(sensor, instance)
         assert isinstance(result, dg.SensorResult)
         (request,) = result.run_requests
         keys = {k.to_user_string() for k in request.asset_selection}
@@ -39,17 +44,11 @@ def test_sensor_requests_bronze_and_silver_for_tables_with_new_files(platform_en
         assert {k.to_user_string() for k in gold_dbt_models.keys} <= keys
 
         # Restarted sensor, same landing: nothing new, nothing requested twice.
-        ctx2 = dg.build_sensor_context(
-            instance=instance, resources=defs.resources, cursor=result.cursor
-        )
-        again = sensor(ctx2)
+        again = tick(sensor, instance, result.cursor)
         assert isinstance(again, dg.SkipReason)
 
         _write(landing, "CLAIMS/MEMBER/20240102-100000001.csv")
-        ctx3 = dg.build_sensor_context(
-            instance=instance, resources=defs.resources, cursor=result.cursor
-        )
-        third = sensor(ctx3)
+        third = tick(sensor, instance, result.cursor)
         (req3,) = third.run_requests
         assert {k.to_user_string() for k in req3.asset_selection} >= {"silver/member"}
         assert req3.run_key != request.run_key
@@ -61,16 +60,12 @@ def test_a_file_rewritten_in_place_is_requested_again_under_a_new_run_key(platfo
     _write(platform_env / "landing", "CLAIMS/PLAN/LOAD00000001.csv", "first load")
     sensor = defs.resolve_sensor_def("landing_zone_sensor")
     with project_instance() as instance:
-        first = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
+        first = tick(sensor, instance)
         (request,) = first.run_requests
         path.write_text("a reload of the table")
         later = path.stat().st_mtime + 60
         os.utime(path, (later, later))
-        second = sensor(
-            dg.build_sensor_context(
-                instance=instance, resources=defs.resources, cursor=first.cursor
-            )
-        )
+        second = tick(sensor, instance, first.cursor)
         (again,) = second.run_requests
         assert again.run_key != request.run_key
         assert "silver/plan" in {k.to_user_string() for k in again.asset_selection}
@@ -88,14 +83,12 @@ def test_sensor_waits_while_a_landing_batch_is_still_running(platform_env):
                 tags={"claims/trigger": "landing_zone_sensor"},
             )
         )
-        ctx = dg.build_sensor_context(instance=instance, resources=defs.resources)
-        skipped = sensor(ctx)
+        skipped = tick(sensor, instance)
         assert isinstance(skipped, dg.SkipReason)
         assert "still loading" in skipped.skip_message
         # The cursor did not move: the file is requested once the batch is done.
         instance.report_run_canceled(instance.get_run_by_id("0" * 36))
-        ctx2 = dg.build_sensor_context(instance=instance, resources=defs.resources)
-        assert len(sensor(ctx2).run_requests) == 1
+        assert len(tick(sensor, instance).run_requests) == 1
 
 
 def _gold_for(*tables: str, instance: dg.DagsterInstance | None = None) -> set[str]:
@@ -169,8 +162,8 @@ def test_a_batch_runs_the_checks_gold_waits_for_and_automation_runs_the_rest(pla
     _write(platform_env / "landing", "CLAIMS/CLAIM/2024/01/02/20240102-100000000.csv")
     sensor = defs.resolve_sensor_def("landing_zone_sensor")
     with project_instance() as instance:
-        tick = sensor(dg.build_sensor_context(instance=instance, resources=defs.resources))
-        (request,) = tick.run_requests
+        batch = tick(sensor, instance)
+        (request,) = batch.run_requests
         in_batch = {(k.asset_key.to_user_string(), k.name) for k in request.asset_check_keys}
         assert {
             ("silver/claim", "change_keys"),
