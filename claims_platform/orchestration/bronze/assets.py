@@ -6,7 +6,10 @@ import dagster as dg
 
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.orchestration.governance.openlineage import emits_openlineage
-from claims_platform.orchestration.ops.retries import EXTERNAL_IO_RETRY_POLICY
+from claims_platform.orchestration.ops.retries import (
+    EXTERNAL_IO_RETRY_POLICY,
+    stops_when_interrupted,
+)
 from claims_platform.orchestration.resources import PlatformResource
 from claims_platform.orchestration.tables import bronze_key, column_schema, phi_tags, source_key
 from claims_platform.silver.commit import (
@@ -70,6 +73,8 @@ def build_bronze_assets(contracts: dict[str, TableContract] | None = None) -> dg
         retry_policy=EXTERNAL_IO_RETRY_POLICY,  # lists S3 in production
     )
     @emits_openlineage
+    # It waits for the warehouse lock (the ledger): a run stopped while waiting must stop.
+    @stops_when_interrupted
     def _bronze(context: dg.AssetExecutionContext, platform: PlatformResource):
         # The ledger's totals plus the files listed after its front: a landing run pages
         # through what is new, not years of landed keys (bronze.listing). Files landed late
