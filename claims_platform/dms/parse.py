@@ -979,7 +979,7 @@ class FileParse:
         )
 
         def const(v: Any, t: pa.DataType) -> pa.Array:
-            return pa.array([v] * n, t) if n else pa.array([], t)
+            return pa.repeat(pa.scalar(v, t), n)
 
         arrays = [
             key,
