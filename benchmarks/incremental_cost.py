@@ -116,8 +116,8 @@ def _slowest_models(target: Path, n: int = 5) -> str:
 
 def _silver(settings, files: list[str]) -> tuple[float, int]:
     from claims_platform.orchestration.resources import LocalSparkSilverRunner
-    from claims_platform.silver.commit import commit_batch, connect
     from claims_platform.silver.job import BatchManifest
+    from claims_platform.warehouse.duckdb import commit_batch, connect
 
     runner = LocalSparkSilverRunner()
     t0 = time.perf_counter()

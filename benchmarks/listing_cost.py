@@ -41,14 +41,14 @@ import duckdb
 
 from claims_platform.bronze.landing import LandedFile, Landing, LocalLanding, S3Landing
 from claims_platform.contracts import load_contracts
-from claims_platform.silver.commit import (
+from claims_platform.silver.job import FILES_MANIFEST
+from claims_platform.silver.schema import ledger_columns
+from claims_platform.warehouse.duckdb import (
     commit_batch,
     ensure_warehouse,
     ledger_front,
     screen_landed_files,
 )
-from claims_platform.silver.job import FILES_MANIFEST
-from claims_platform.silver.schema import ledger_columns
 
 START = dt.datetime(2021, 1, 1)
 

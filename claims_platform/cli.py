@@ -55,8 +55,7 @@ def _ledger(argv: Sequence[str]) -> int:
         list(argv)
     )
     from claims_platform.environment import get_settings
-    from claims_platform.silver.commit import connect
-    from claims_platform.silver.file_changes import open_changes
+    from claims_platform.warehouse.duckdb import connect, open_changes
 
     settings = get_settings()
     if not settings.duckdb_path.exists():

@@ -227,7 +227,7 @@ def _warehouse_lock(settings: Settings) -> Iterator[None]:
     """The platform's warehouse lock; say so when a batch holds it rather than hang silently."""
     from filelock import Timeout
 
-    from claims_platform.silver.commit import warehouse_lock
+    from claims_platform.warehouse.duckdb import warehouse_lock
 
     with contextlib.ExitStack() as held:
         try:

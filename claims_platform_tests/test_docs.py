@@ -25,8 +25,8 @@ import pytest
 from claims_platform import docs
 from claims_platform.environment import get_settings
 from claims_platform.orchestration.gold.dbt_resource import bundled_dbt_executable
-from claims_platform.silver.commit import warehouse_lock
 from claims_platform.simulator import simulate
+from claims_platform.warehouse.duckdb import warehouse_lock
 from claims_platform_tests.gold.silver_changes import Silver
 from claims_platform_tests.gold.truth_silver import silver_from_truth, write_silver
 from claims_platform_tests.support import reference_model as ref

@@ -49,9 +49,9 @@ import pytest
 
 from claims_platform.gold.warm_dbt import plain_dbt
 from claims_platform.orchestration.gold.dbt_resource import bundled_dbt_executable
-from claims_platform.silver.commit import warehouse_lock
 from claims_platform.silver.schema import REJECTS_TABLE, all_silver_tables
 from claims_platform.simulator import Simulation
+from claims_platform.warehouse.duckdb import warehouse_lock
 from claims_platform_tests.support.crash import (
     SIGKILLED,
     HeadlessRun,

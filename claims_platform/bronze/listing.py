@@ -75,7 +75,7 @@ def table_folder(path: str) -> str:
 @dataclass(frozen=True)
 class LedgerFront:
     """Per table folder, the greatest full-load path and the newest change path in the ledger
-    (silver.commit.ledger_front); a folder the ledger does not know is listed whole."""
+    (WarehouseWriter.ledger_front); a folder the ledger does not know is listed whole."""
 
     newest_full_load: dict[str, str] = field(default_factory=dict)
     newest_change: dict[str, str] = field(default_factory=dict)

@@ -28,9 +28,9 @@ from claims_platform.environment import (
     snowflake_connection_params,
     snowflake_database,
 )
-from claims_platform.silver.commit import connect, warehouse_lock
 from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest, BatchResult, JobReport
 from claims_platform.silver.spark import ensure_java, silver_spark_conf
+from claims_platform.warehouse.duckdb import connect, warehouse_lock
 
 
 class PlatformResource(dg.ConfigurableResource):

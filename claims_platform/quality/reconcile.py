@@ -15,7 +15,7 @@ import duckdb
 from claims_platform.contracts import TableContract
 from claims_platform.quality.results import SAMPLE_ROWS, jsonable
 from claims_platform.quality.sql import BATCHES, LEDGER, REJECTS, current_state_sql, ident, silver
-from claims_platform.silver.file_changes import open_changes
+from claims_platform.warehouse.duckdb import open_changes
 
 MAX_LISTED_FILES = 20
 

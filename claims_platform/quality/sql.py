@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from claims_platform.silver.commit import BATCHES_TABLE, SILVER_SCHEMA
 from claims_platform.silver.schema import (
     LEDGER_SCHEMA,
     LEDGER_TABLE,
     REJECTS_TABLE,
     RESTRICTED_SCHEMA,
+    SILVER_SCHEMA,
 )
+from claims_platform.warehouse.ledger import BATCHES_TABLE
 
 LEDGER = f"{LEDGER_SCHEMA}.{LEDGER_TABLE}"
 BATCHES = f"{LEDGER_SCHEMA}.{BATCHES_TABLE}"

@@ -1,7 +1,7 @@
 """Replaying quarantined files: read them again once fixed or re-delivered, exactly once.
 
 A quarantined file loaded no row, so reading it again cannot double anything; the commit replaces
-its ledger row only while it is still quarantined (silver.commit), so two replays at once load it
+its ledger row only while it is still quarantined (warehouse/duckdb.py, warehouse/snowflake.py), so two replays at once load it
 once, and a file that reached `processed` is never read again. The attempts (with the quarantine
 reasons) stay in `audit.file_attempts`.
 
@@ -14,7 +14,7 @@ Two ways in, one mechanism (the silver step's `replay` config):
 Re-delivering a fixed file in place also works without either: the next landing batch reads a
 quarantined file whose size or modification time changed.
 
-A *processed* file changed in place afterwards (silver.file_changes) is not replayed: its first
+A *processed* file changed in place afterwards (warehouse/ledger.py) is not replayed: its first
 version is loaded, and a path is loaded once. The operator lands the new version under a new name
 if it must be loaded, then closes the record with `claims-platform replay --acknowledge-change`.
 """
@@ -24,13 +24,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterable, Sequence
 
-from claims_platform.silver.commit import REPLAY_ALL
+from claims_platform.warehouse.ledger import REPLAY_ALL
 
 
 def _ledger_status(paths: Iterable[str]) -> dict[str, tuple[str, str | None]]:
     from claims_platform.environment import get_settings
-    from claims_platform.silver.commit import connect
     from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
+    from claims_platform.warehouse.duckdb import connect
 
     settings = get_settings()
     if not settings.duckdb_path.exists():
@@ -60,8 +60,7 @@ def _ledger_status(paths: Iterable[str]) -> dict[str, tuple[str, str | None]]:
 def _open_changes() -> dict[str, str]:
     """path → reason of every processed file changed in place whose record is still open."""
     from claims_platform.environment import get_settings
-    from claims_platform.silver.commit import connect
-    from claims_platform.silver.file_changes import open_changes
+    from claims_platform.warehouse.duckdb import connect, open_changes
 
     settings = get_settings()
     if not settings.duckdb_path.exists():
@@ -75,8 +74,7 @@ def _open_changes() -> dict[str, str]:
 
 def _acknowledge(paths: Sequence[str], every: bool) -> int:
     from claims_platform.environment import get_settings
-    from claims_platform.silver.commit import connect, warehouse_lock
-    from claims_platform.silver.file_changes import acknowledge_changes
+    from claims_platform.warehouse.duckdb import acknowledge_changes, connect, warehouse_lock
 
     settings = get_settings()
     closed: list[str] = []

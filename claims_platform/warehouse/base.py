@@ -115,7 +115,7 @@ class WarehouseWriter(Protocol):
         checksum: Callable[[str], str] | None = None,
     ) -> Screening:
         """Sort listed files into to-read / quarantined-unread / changed-in-place, reading only
-        the ledger rows of the listed paths (silver.commit.screen_landed_files's rules)."""
+        the ledger rows of the listed paths (warehouse/duckdb.py's screen_landed_files states the rules)."""
         ...
 
     def commit(

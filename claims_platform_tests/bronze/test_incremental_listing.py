@@ -13,13 +13,13 @@ import duckdb
 from claims_platform.bronze.landing import LandedFile, LocalLanding
 from claims_platform.bronze.listing import take_batch
 from claims_platform.dms.files import parse_path
-from claims_platform.silver.commit import (
-    ATTEMPTS_TABLE,
+from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
+from claims_platform.warehouse.duckdb import (
     ensure_warehouse,
     ledger_front,
     screen_landed_files,
 )
-from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
+from claims_platform.warehouse.ledger import ATTEMPTS_TABLE
 from claims_platform_tests.support.ledger import record_processed
 
 T0 = dt.datetime(2024, 1, 5, 12, 0, 0)

@@ -12,7 +12,11 @@ import pytest
 
 from claims_platform.bronze.landing import LocalLanding
 from claims_platform.dms import io
-from claims_platform.silver.commit import ensure_warehouse, quarantined_files, screen_landed_files
+from claims_platform.warehouse.duckdb import (
+    ensure_warehouse,
+    quarantined_files,
+    screen_landed_files,
+)
 from claims_platform_tests.support.fifo import FifoGuard
 
 MEMBER = Path("CLAIMS", "MEMBER")

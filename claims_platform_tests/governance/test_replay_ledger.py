@@ -15,17 +15,18 @@ import pytest
 from claims_platform import cli
 from claims_platform.bronze.landing import LandedFile
 from claims_platform.dms.files import parse_path
-from claims_platform.silver.commit import (
-    REPLAY_ALL,
-    BatchConflict,
+from claims_platform.silver.job import FILES_MANIFEST
+from claims_platform.silver.schema import ledger_columns
+from claims_platform.warehouse.base import BatchConflict
+from claims_platform.warehouse.duckdb import (
+    acknowledge_changes,
     commit_batch,
     ensure_warehouse,
+    open_changes,
     quarantined_files,
     screen_landed_files,
 )
-from claims_platform.silver.file_changes import acknowledge_changes, open_changes
-from claims_platform.silver.job import FILES_MANIFEST
-from claims_platform.silver.schema import ledger_columns
+from claims_platform.warehouse.ledger import REPLAY_ALL
 
 T0 = dt.datetime(2024, 1, 2, 10, 0, 0)
 GOOD = "CLAIMS/PLAN/20240102-100000000.csv"

@@ -40,7 +40,8 @@ from claims_platform.quality.pushdown import PUSHDOWN_TYPES
 from claims_platform.quality.sql import ident
 from claims_platform.quality.suites import TableSuite, table_suites
 from claims_platform.quality.validate import run_suite
-from claims_platform.silver.file_changes import Processed, record_changed_files
+from claims_platform.warehouse.duckdb import record_changed_files
+from claims_platform.warehouse.ledger import Processed
 from claims_platform_tests.quality import warehouse
 from claims_platform_tests.quality.warehouse import BATCH, PHI_MARKER, PROCESSED_AT
 from claims_platform_tests.support.instance import project_instance

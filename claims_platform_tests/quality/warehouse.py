@@ -16,8 +16,8 @@ import duckdb
 
 from claims_platform.contracts import TableContract, parse_type
 from claims_platform.quality.sql import ident
-from claims_platform.silver.commit import ensure_warehouse
 from claims_platform.silver.schema import child_tables, ledger_columns
+from claims_platform.warehouse.duckdb import ensure_warehouse
 
 BATCH = "batch-0001"
 PROCESSED_AT = dt.datetime(2024, 3, 1, 12, 0, 0)

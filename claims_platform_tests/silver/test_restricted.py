@@ -9,10 +9,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from claims_platform.silver.commit import commit_batch, ensure_warehouse
 from claims_platform.silver.job import FILES_MANIFEST
-from claims_platform.silver.restricted import unclassified_columns
 from claims_platform.silver.schema import ledger_columns
+from claims_platform.warehouse.duckdb import commit_batch, ensure_warehouse, unclassified_columns
 
 PATH = "CLAIMS/PLAN/20240102-100000000.csv"
 # Legal Oracle column names: SQL keywords, `#`, `$`; and one that may hold SSNs.

@@ -4,7 +4,8 @@ import duckdb
 import pytest
 
 from claims_platform.definitions import defs
-from claims_platform.silver.commit import BatchConflict, commit_batch, connect
+from claims_platform.warehouse.base import BatchConflict
+from claims_platform.warehouse.duckdb import commit_batch, connect
 from claims_platform_tests.support.pipeline import materialize_all
 
 pytestmark = pytest.mark.slow

@@ -270,7 +270,7 @@ import sys
 from pathlib import Path
 
 from claims_platform.environment import get_settings
-from claims_platform.silver.commit import commit_batch, connect, warehouse_lock
+from claims_platform.warehouse.duckdb import commit_batch, connect, warehouse_lock
 
 settings = get_settings()
 with warehouse_lock(settings.lock_path):

@@ -13,9 +13,9 @@ from typing import Any
 import duckdb
 
 from claims_platform.bronze.landing import LandedFile
-from claims_platform.silver.commit import commit_batch, ensure_warehouse
 from claims_platform.silver.job import FILES_MANIFEST
 from claims_platform.silver.schema import ledger_columns
+from claims_platform.warehouse.duckdb import commit_batch, ensure_warehouse
 
 
 def record_processed(con: duckdb.DuckDBPyConnection, files: Iterable[LandedFile]) -> None:

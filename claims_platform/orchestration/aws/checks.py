@@ -15,7 +15,7 @@ from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.orchestration.quality.checks import AFTER_THE_BATCH
 from claims_platform.orchestration.resources import PlatformResource
 from claims_platform.orchestration.tables import bronze_key
-from claims_platform.silver.commit import ensure_warehouse, ledger_front, newest_ledger_files
+from claims_platform.warehouse.duckdb import ensure_warehouse, ledger_front, newest_ledger_files
 
 KMS_CHECK = "landing_objects_kms_encrypted"
 # Newest files per table one evaluation inspects: one HEAD each, so the cost stays bounded on a

@@ -12,8 +12,8 @@ from claims_platform.orchestration.ops.retries import (
 )
 from claims_platform.orchestration.resources import PlatformResource
 from claims_platform.orchestration.tables import bronze_key, column_schema, phi_tags, source_key
-from claims_platform.silver.commit import (
-    LedgerTotals,
+from claims_platform.warehouse.base import LedgerTotals
+from claims_platform.warehouse.duckdb import (
     ensure_warehouse,
     ledger_front,
     ledger_paths,

@@ -16,16 +16,7 @@ from claims_platform.orchestration.governance.openlineage import emits_openlinea
 from claims_platform.orchestration.ops.retries import stops_when_interrupted
 from claims_platform.orchestration.resources import PlatformResource, SilverRunner
 from claims_platform.orchestration.tables import bronze_key, column_schema, phi_tags
-from claims_platform.silver.commit import (
-    REPLAY_ALL,
-    Screening,
-    commit_batch,
-    ensure_warehouse,
-    ledger_front,
-    screen_landed_files,
-)
 from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest
-from claims_platform.silver.restricted import unclassified_columns
 from claims_platform.silver.schema import (
     REJECTS_TABLE,
     RESTRICTED_SCHEMA,
@@ -33,6 +24,15 @@ from claims_platform.silver.schema import (
     child_tables,
     unclassified_table,
 )
+from claims_platform.warehouse.base import Screening
+from claims_platform.warehouse.duckdb import (
+    commit_batch,
+    ensure_warehouse,
+    ledger_front,
+    screen_landed_files,
+    unclassified_columns,
+)
+from claims_platform.warehouse.ledger import REPLAY_ALL
 
 SILVER_GROUP = "silver"
 WAREHOUSE_POOL = "duckdb_writer"

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
-from claims_platform.silver.commit import REPLAY_ALL
+from claims_platform.warehouse.ledger import REPLAY_ALL
 
 REPLAY_JOB = "replay_quarantined_files"
 SILVER_OP = "silver_change_tables"

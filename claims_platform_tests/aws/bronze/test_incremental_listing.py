@@ -10,7 +10,7 @@ import boto3
 import duckdb
 
 from claims_platform.bronze.landing import S3Landing
-from claims_platform.silver.commit import ensure_warehouse, ledger_front, screen_landed_files
+from claims_platform.warehouse.duckdb import ensure_warehouse, ledger_front, screen_landed_files
 from claims_platform_tests.aws.conftest import put_landed
 from claims_platform_tests.support.ledger import record_processed
 

@@ -6,7 +6,11 @@ import duckdb
 
 from claims_platform.bronze.landing import S3Landing, landing_for
 from claims_platform.orchestration.resources import PlatformResource
-from claims_platform.silver.commit import ensure_warehouse, quarantined_files, screen_landed_files
+from claims_platform.warehouse.duckdb import (
+    ensure_warehouse,
+    quarantined_files,
+    screen_landed_files,
+)
 from claims_platform_tests.aws.conftest import put_landed
 
 
