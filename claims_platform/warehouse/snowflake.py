@@ -1,43 +1,70 @@
-"""Loading silver batches from the lake into Snowflake, with their ledger rows, atomically.
+"""The Snowflake warehouse of branch and prod: silver batches loaded from the lake, with their
+ledger rows, atomically (warehouse/base.py states the guarantees; warehouse/duckdb.py is the twin).
 
-The production twin of claims_platform/silver/commit.py (DESIGN principle 4): the Glue job writes
-a batch's Parquet parts and `_files.json` under the lake; this module copies the parts into the
-silver tables (`COPY INTO … MATCH_BY_COLUMN_NAME` from an external S3 stage with a storage
-integration) and inserts the files' ledger rows in one Snowflake transaction, after checking in
-that same transaction that no file was committed before. Committers are serialised by an UPDATE
-on AUDIT.COMMIT_LOCK (Snowflake has no SELECT … FOR UPDATE; DML holds a table lock until commit).
+**Commit.** The Glue job writes a batch's Parquet parts and `_files.json` under the lake
+(`batches/<batch_id>/<table>/`); `commit` copies the parts into the silver tables
+(`COPY INTO … MATCH_BY_COLUMN_NAME` from an external S3 stage with a storage integration, the
+objects SSE-KMS encrypted: the integration's role decrypts them) and inserts the files' ledger
+rows, their attempts and the batch row in one Snowflake transaction, after checking in that same
+transaction that no file of the batch is in the ledger as processed. A quarantined file loaded
+nothing, so a later attempt (replay) deletes its ledger row and inserts the new one; every attempt
+stays in AUDIT.FILE_ATTEMPTS. COPY uses FORCE: the ledger, not Snowflake's load history, decides
+what loads, so a file whose first attempt rolled back loads on the retry.
 
-DDL commits implicitly in Snowflake, so table creation and the columns of the restricted table
-holding a batch's unclassified added columns happen before the transaction; they are idempotent
-and harmless if the batch then rolls back.
+DDL commits implicitly in Snowflake, so tables and the columns of the restricted table holding a
+batch's unclassified added columns are created before the transaction; they are idempotent and
+harmless if the batch then rolls back. Which columns were added comes from the job's manifest
+(`extra_columns` of each file), the names the parser checked, not from reading Parquet footers.
 
-Default-deny, as the local committer (silver/restricted.py): rejects and columns added at the
-source that no contract classifies go to schema RESTRICTED (granted to the loading role alone by
-dbt/macros/governance/role_layout.sql), never to SILVER. COPY … MATCH_BY_COLUMN_NAME loads only
-the columns a table has, so the same Parquet parts load the contract columns into SILVER and the
-delivery keys plus the added columns into RESTRICTED.<TABLE>__UNCLASSIFIED. Added column names are
-quoted (Oracle allows `ORDER`, `A#B`, `X$Y`), in upper case, the case Snowflake stores unquoted
-names in, so `MATCH_BY_COLUMN_NAME` and unquoted references elsewhere find them.
+**One writer: a lease row, not a held transaction.** Snowflake has no SELECT … FOR UPDATE and
+no session-scoped advisory lock; an UPDATE holds its lock until COMMIT/ROLLBACK, but a transaction
+cannot be held for a writer's life, because every DDL statement (`ensure`, a new restricted
+column) commits it, and a held transaction of a killed client stays open, detached, with its
+locks, until Snowflake aborts it (up to the session's idle timeout, hours). So `writer()` takes
+a lease: it sets AUDIT.COMMIT_LOCK's `holder` (a fresh id per writer) and `expires_at` (now +
+`lease_s`) where the row is free, expired or already its own, waits and retries while another
+holds it, renews it from a heartbeat thread every `lease_s / 3`, and clears it on exit. A writer
+that dies stops renewing, and its claim expires by itself after at most `lease_s`.
+The lease avoids two runs doing the same batch; exactly-once does not rest on it: each commit
+transaction begins by updating the COMMIT_LOCK row where `holder` is this writer (which both
+serialises commits, the update's lock being held to COMMIT, and fences a writer whose lease was
+taken over: it updates no row and commits nothing), and checks the ledger after that.
 
-SQL lives in `sql/*.sql`. Values are bound (`%(name)s`, the connector's client-side binding);
-identifiers cannot be bound, so they are substituted as `${name}` only after `identifier()`
-has checked them.
+**SQL** lives in `sql/*.sql`. Values are bound (`%(name)s`, the connector's client-side binding);
+identifiers cannot be bound, so they are substituted as `${name}` only after `identifier()` (or,
+for column names, `column_identifier()`: quoted, so Oracle's `A#B`, `X$Y` and keywords such as
+`ORDER` are accepted) has checked them. Check queries come in DuckDB's dialect with `?` (the
+seam's `read_rows`) and are transpiled here with sqlglot.
+
+Default-deny, as locally: rejects and columns added at the source that no contract classifies go
+to schema RESTRICTED, never to SILVER. COPY … MATCH_BY_COLUMN_NAME loads only the columns a table
+has, so the same Parquet parts load the contract columns into SILVER and the delivery keys plus
+the added columns into RESTRICTED.<TABLE>__UNCLASSIFIED.
+
+Nothing here imports Dagster: connections come from a factory (`connect`), which the wiring
+builds on dagster-snowflake's SnowflakeResource (orchestration/snowflake.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import re
 import string
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, closing, contextmanager
 from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from claims_platform.bronze.listing import LedgerFront
 from claims_platform.contracts import TableContract, load_contracts, parse_type
 from claims_platform.dms.values import parse_timestamp
-from claims_platform.silver.commit import CommitSummary
+from claims_platform.faults import checkpoint
 from claims_platform.silver.schema import (
     BATCH_COLUMNS,
     UNCLASSIFIED_KEY_COLUMNS,
@@ -46,38 +73,65 @@ from claims_platform.silver.schema import (
     ledger_columns,
     unclassified_table,
 )
+from claims_platform.warehouse.base import (
+    BatchConflict,
+    BatchOutput,
+    CommitSummary,
+    FileChange,
+    LedgerTotals,
+    Listed,
+    Screening,
+    rows_of,
+)
+from claims_platform.warehouse.ledger import (
+    ACKNOWLEDGED,
+    CHANGE_COLUMNS,
+    CHANGE_PATH,
+    CHANGED,
+    FULL_LOAD_PATH,
+    QUARANTINED,
+    REPLAY_ALL,
+    RESTORED,
+    SAME_CONTENT,
+    Processed,
+    attempts_columns,
+    change_reason,
+)
+
+if TYPE_CHECKING:
+    from claims_platform.environment import Settings
+
+__all__ = ["BatchConflict", "SnowflakeLake", "SnowflakeWarehouse", "SnowflakeWriter"]
+
+log = logging.getLogger(__name__)
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
-# What Oracle (the source) allows in a column name the silver job passes on as an added column.
-_SOURCE_COLUMN = re.compile(r"^[A-Za-z][A-Za-z0-9_$#]{0,127}$")
+# Column names: what Oracle allows unquoted (`#`, `$`), plus the platform's `_` columns.
+_COLUMN = re.compile(r"^[A-Za-z_][A-Za-z0-9_$#]{0,127}$")
 _LOCATION = re.compile(r"^[A-Za-z0-9_.=:/-]*$")
 _STATEMENT_END = re.compile(r";\s*(?:\n|$)")
-
-
-class Cursor(Protocol):
-    def execute(self, command: str, params: Any = None) -> Any: ...
-    def executemany(self, command: str, seqparams: Any) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
-    def fetchone(self) -> Any: ...
-
-
-class BatchConflict(RuntimeError):
-    """Another batch committed some of these files first; nothing of this batch was written."""
+FILES_MANIFEST = "_files.json"  # silver.job.FILES_MANIFEST (not imported: it pulls in the job)
+Connect = Callable[[], AbstractContextManager[Any]]
 
 
 def identifier(name: str) -> str:
-    """An unquoted Snowflake identifier, or a ValueError naming it."""
+    """An unquoted Snowflake identifier (schema, table, stage), or a ValueError naming it."""
     if not _IDENTIFIER.match(name):
         raise ValueError(f"{name!r} is not a plain Snowflake identifier")
     return name.upper()
 
 
-def quoted_identifier(name: str) -> str:
-    """A source column name as a quoted Snowflake identifier (keywords, `#` and `$` allowed),
-    upper case like an unquoted name; a ValueError for anything else."""
-    if not _SOURCE_COLUMN.match(name):
+def column_identifier(name: str) -> str:
+    """A column name as a quoted Snowflake identifier, upper case like an unquoted name (so
+    MATCH_BY_COLUMN_NAME and unquoted references find it): keywords (`ORDER`), `#` and `$` are
+    accepted as Oracle allows them; anything else is a ValueError."""
+    if not _COLUMN.match(name):
         raise ValueError(f"{name!r} is not a source column name")
     return f'"{name.upper()}"'
+
+
+# The name the restricted-table code and its tests know.
+quoted_identifier = column_identifier
 
 
 def _location(path: str) -> str:
@@ -151,14 +205,28 @@ def snowflake_type(type_name: str) -> str:
 def _audit_tables() -> list[tuple[str, tuple[tuple[str, str], ...]]]:
     return [
         ("FILE_LEDGER", ledger_columns()),
+        ("FILE_ATTEMPTS", attempts_columns()),
+        ("FILE_CHANGES", CHANGE_COLUMNS),
         ("BATCHES", BATCH_COLUMNS),
     ]
+
+
+def _table_statements(table: str, columns: Iterable[tuple[str, str]]) -> list[str]:
+    columns = list(columns)
+    column_list = ", ".join(f"{column_identifier(n)} {snowflake_type(t)}" for n, t in columns)
+    out = [statements(sql_text("create_table", table=table, columns=column_list))[0]]
+    for n, t in columns:
+        add = sql_text(
+            "add_column", table=table, column=column_identifier(n), type=snowflake_type(t)
+        )
+        out.append(statements(add)[0])
+    return out
 
 
 def setup_statements(
     lake: SnowflakeLake, contracts: Mapping[str, TableContract] | None = None
 ) -> list[tuple[str, dict[str, Any] | None]]:
-    """Schemas, stage, lock, silver and audit tables (idempotent), as (sql, params)."""
+    """Schemas, stage, lease row, silver and audit tables (idempotent), as (sql, params)."""
     ids = lake.identifiers | {"stage": lake.stage}
     out: list[tuple[str, dict[str, Any] | None]] = []
     for statement in statements(sql_text("setup", **ids)):
@@ -170,39 +238,15 @@ def setup_statements(
         for t in all_silver_tables(dict(contracts or load_contracts()))
     ] + [(lake.audit_schema, name, columns) for name, columns in _audit_tables()]
     for schema, name, columns in tables:
-        table = lake.table(schema, name)
-        column_list = ", ".join(f"{identifier(n)} {snowflake_type(t)}" for n, t in columns)
-        out.append(
-            (statements(sql_text("create_table", table=table, columns=column_list))[0], None)
-        )
-        for n, t in columns:
-            add = sql_text("add_column", table=table, column=identifier(n), type=snowflake_type(t))
-            out.append((statements(add)[0], None))
+        out += [(s, None) for s in _table_statements(lake.table(schema, name), columns)]
     return out
 
 
 def setup(
-    cursor: Cursor, lake: SnowflakeLake, contracts: Mapping[str, TableContract] | None = None
+    cursor: Any, lake: SnowflakeLake, contracts: Mapping[str, TableContract] | None = None
 ) -> None:
     for sql, params in setup_statements(lake, contracts):
         cursor.execute(sql, params)
-
-
-ColumnLister = Callable[[str, str], Iterable[str]]
-
-
-def _infer_columns(cursor: Cursor, lake: SnowflakeLake) -> ColumnLister:
-    def columns(table: str, location: str) -> list[str]:
-        sql = sql_text(
-            "batch_columns",
-            stage=lake.stage,
-            location=_location(location),
-            file_format=lake.table(lake.silver_schema, "PARQUET"),
-        )
-        cursor.execute(statements(sql)[0])
-        return [row[0] for row in cursor.fetchall()]
-
-    return columns
 
 
 def ledger_rows(
@@ -229,111 +273,35 @@ def ledger_rows(
     return rows
 
 
-def commit_batch(
-    connection: Any,
-    lake: SnowflakeLake,
-    batch_location: str,
-    manifest: Mapping[str, Any],
-    landed_at: Mapping[str, dt.datetime | None],
-    contracts: Mapping[str, TableContract] | None = None,
-    list_columns: ColumnLister | None = None,
-) -> CommitSummary:
-    """Load one batch (`<stage>/<batch_location>/<table>/*.parquet`) and its ledger rows in one
-    Snowflake transaction; BatchConflict if another batch committed one of its files first.
-
-    `list_columns(table, location)` gives the columns of the batch's files of a table (default:
-    INFER_SCHEMA over the stage); columns the table's layout lacks (added at the source, no
-    contract classifies them) are held in RESTRICTED.<TABLE>__UNCLASSIFIED, added there as VARCHAR
-    first.
-    """
-    contracts = contracts or load_contracts()
-    batch_id = manifest["batch_id"]
-    files: Sequence[Mapping[str, Any]] = manifest["files"]
-    location = _location(batch_location.strip("/"))
-    ids = lake.identifiers
-    cursor = connection.cursor()
-    columns_of = list_columns or _infer_columns(cursor, lake)
-    tables = all_silver_tables(dict(contracts))
-    held: list[tuple[SilverTable, str]] = []  # (table, its unclassified table) to copy into
-    for table in tables:
-        known = {n.lower() for n, _ in table.columns}
-        incoming = list(columns_of(table.name, f"{location}/{table.name}/"))
-        added = [c for c in incoming if c.lower() not in known]
-        if added:
-            target = lake.table(lake.restricted_schema, unclassified_table(table.name))
-            present = {c.lower() for c in incoming}
-            keys = [(n, t) for n, t in UNCLASSIFIED_KEY_COLUMNS if n in present]
-            columns = ", ".join(f"{identifier(n)} {snowflake_type(t)}" for n, t in keys)
-            create = sql_text("create_table", table=target, columns=columns)
-            cursor.execute(statements(create)[0])
-            for column in added:
-                add = sql_text(
-                    "add_column", table=target, column=quoted_identifier(column), type="VARCHAR"
-                )
-                cursor.execute(statements(add)[0])
-            held.append((table, target))
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    for statement in statements(sql_text("commit_begin", **ids)):
-        cursor.execute(statement)
-    try:
-        paths = [f["path"] for f in files]
-        if paths:
-            cursor.execute(
-                statements(sql_text("ledger_conflicts", **ids))[0], {"paths": json.dumps(paths)}
-            )
-            clash = cursor.fetchone()[0]
-            if clash:
-                raise BatchConflict(
-                    f"batch {batch_id}: {clash} of its files were committed by another batch"
-                )
-        rows: dict[str, int] = {}
-        for table in tables:
-            copy = sql_text(
-                "copy_table",
-                table=lake.table(lake.schema_of(table), table.name),
-                stage=lake.stage,
-                location=f"{location}/{table.name}/",
-            )
-            cursor.execute(statements(copy)[0])
-            rows[table.name] = _rows_loaded(cursor)
-        for table, target in held:
-            copy = sql_text(
-                "copy_table", table=target, stage=lake.stage, location=f"{location}/{table.name}/"
-            )
-            cursor.execute(statements(copy)[0])
-            cursor.fetchall()
-        ledger = ledger_rows(manifest, landed_at, now)
-        if ledger:
-            names = [identifier(n) for n, _ in ledger_columns()]
-            insert = sql_text(
-                "ledger_insert",
-                **ids,
-                columns=", ".join(names),
-                placeholders=", ".join(f"%({n})s" for n, _ in ledger_columns()),
-            )
-            cursor.executemany(statements(insert)[0], ledger)
-        quarantined = [dict(f) for f in files if f["status"] == "quarantined"]
-        cursor.execute(
-            statements(sql_text("batch_insert", **ids))[0],
-            {
-                "batch_id": batch_id,
-                "committed_at": now,
-                "files": len(files),
-                "quarantined_files": len(quarantined),
-                "rows_loaded": sum(int(f["rows_loaded"]) for f in files),
-                "rows_rejected": sum(int(f["rows_rejected"]) for f in files),
-            },
-        )
-        cursor.execute("commit")
-    except BaseException:
-        cursor.execute("rollback")
-        raise
-    return CommitSummary(
-        batch_id=batch_id, files=len(files), quarantined=quarantined, rows_by_table=rows
-    )
+def added_columns(
+    manifest: Mapping[str, Any], contracts: Mapping[str, TableContract]
+) -> dict[str, list[str]]:
+    """Per change table, the columns its files added at the source (the manifest's
+    `extra_columns`, which the parser checked), in first-seen order."""
+    silver_name = {c.name.upper(): c.silver_table for c in contracts.values()}
+    found: dict[str, list[str]] = {}
+    for f in manifest["files"]:
+        if f.get("status") == QUARANTINED or not f.get("extra_columns"):
+            continue
+        table = silver_name.get(str(f["table_name"]).upper())
+        if table is None:
+            continue
+        seen = found.setdefault(table, [])
+        seen += [c for c in str(f["extra_columns"]).split(",") if c and c not in seen]
+    return found
 
 
-def _rows_loaded(cursor: Cursor) -> int:
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _paths_param(paths: Iterable[str]) -> str:
+    # One bound JSON array instead of one placeholder per path: the statement text stays the
+    # same whatever the number of paths.
+    return json.dumps(list(paths))
+
+
+def _rows_loaded(cursor: Any) -> int:
     """Rows loaded by the COPY just run: the sum of `rows_loaded` over its per-file results."""
     description = [c[0].lower() for c in (getattr(cursor, "description", None) or [])]
     results = cursor.fetchall()
@@ -341,3 +309,507 @@ def _rows_loaded(cursor: Cursor) -> int:
         return 0
     position = description.index("rows_loaded")
     return sum(int(r[position] or 0) for r in results)
+
+
+def transpile(sql: str, params: Sequence[Any] = ()) -> tuple[str, dict[str, Any]]:
+    """A read-only query in DuckDB's dialect with `?` placeholders as Snowflake SQL with the
+    connector's `%(pN)s` placeholders, and the params by name."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    names: list[str] = []
+
+    def bind(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Placeholder) and not node.this:
+            names.append(f"p{len(names)}")
+            return exp.var(f"%({names[-1]})s")
+        if params and isinstance(node, exp.Literal) and node.is_string and "%" in node.this:
+            # The connector's pyformat binding reads `%` as a placeholder start.
+            return exp.Literal.string(node.this.replace("%", "%%"))
+        return node
+
+    tree = tree.transform(bind)
+    if len(names) != len(params):
+        raise ValueError(f"the query has {len(names)} placeholders for {len(params)} values")
+    return tree.sql(dialect="snowflake"), dict(zip(names, params, strict=True))
+
+
+class SnowflakeWarehouse:
+    """The warehouse seam (warehouse/base.py Warehouse) on Snowflake."""
+
+    kind = "snowflake"
+
+    def __init__(
+        self,
+        lake: SnowflakeLake,
+        connect: Connect,
+        *,
+        contracts: Mapping[str, TableContract] | None = None,
+        lease_s: int = 900,
+        wait_s: float = 3600,
+        poll_s: float = 5,
+    ) -> None:
+        self.lake = lake
+        self.connect = connect
+        self._contracts = dict(contracts) if contracts is not None else None
+        self.lease_s = lease_s
+        self.wait_s = wait_s
+        self.poll_s = poll_s
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, connect: Connect | None = None
+    ) -> SnowflakeWarehouse:
+        """The environment's Snowflake warehouse: database from SNOWFLAKE_DATABASE (the pull
+        request's clone in a branch deployment), stage over `settings.lake_uri`. `connect`
+        defaults to snowflake-connector-python with the SNOWFLAKE_* variables; the Dagster
+        wiring passes dagster-snowflake's (orchestration/snowflake.py)."""
+        from claims_platform.environment import (
+            ConfigurationError,
+            snowflake_connection_params,
+            snowflake_database,
+        )
+
+        if not settings.lake_is_s3:
+            raise ConfigurationError(
+                "the Snowflake warehouse loads from an S3 lake: set CLAIMS_LAKE_URI to s3://…"
+            )
+        database = snowflake_database()
+        if connect is None:
+
+            def connect() -> AbstractContextManager[Any]:
+                import snowflake.connector
+
+                params = snowflake_connection_params()
+                return closing(snowflake.connector.connect(**params, database=database))
+
+        lake = SnowflakeLake(database=database, lake_url=settings.lake_uri.rstrip("/") + "/")
+        return cls(lake, connect)
+
+    @property
+    def contracts(self) -> dict[str, TableContract]:
+        if self._contracts is None:
+            self._contracts = load_contracts()
+        return self._contracts
+
+    def _sql(self, name: str, **identifiers: str) -> str:
+        return statements(sql_text(name, **self.lake.identifiers, **identifiers))[0]
+
+    @contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        with self.connect() as connection:
+            yield connection.cursor()
+
+    @contextmanager
+    def writer(self) -> Iterator[SnowflakeWriter]:
+        holder = uuid.uuid4().hex
+        with self.connect() as connection:
+            cursor = connection.cursor()
+            self._claim(cursor, holder)
+            stop = threading.Event()
+            heartbeat = threading.Thread(
+                target=self._renew, args=(holder, stop), name="snowflake-writer-lease", daemon=True
+            )
+            heartbeat.start()
+            try:
+                yield SnowflakeWriter(self, connection, holder)
+            finally:
+                stop.set()
+                heartbeat.join()
+                cursor.execute(self._sql("writer_release"), {"holder": holder})
+
+    def _claim(self, cursor: Any, holder: str) -> None:
+        """Take the lease, waiting while another live writer holds it."""
+        deadline = time.monotonic() + self.wait_s
+        params = {"holder": holder, "lease_s": self.lease_s}
+        bootstrapped = False
+        while True:
+            try:
+                cursor.execute(self._sql("writer_claim"), params)
+            except Exception as e:
+                if bootstrapped or "does not exist" not in str(e):
+                    raise
+                # A new database: its schemas and lease row first (setup.sql, idempotent).
+                for sql, bound in setup_statements(self.lake, {}):
+                    cursor.execute(sql, bound)
+                bootstrapped = True
+                continue
+            if cursor.rowcount == 1:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"another writer held the Snowflake warehouse for {self.wait_s:.0f} s "
+                    "(AUDIT.COMMIT_LOCK); its lease expires unless it is still running"
+                )
+            time.sleep(self.poll_s)
+
+    def _renew(self, holder: str, stop: threading.Event) -> None:
+        while not stop.wait(self.lease_s / 3):
+            try:
+                with self._cursor() as cursor:
+                    cursor.execute(
+                        self._sql("writer_claim"), {"holder": holder, "lease_s": self.lease_s}
+                    )
+            except Exception as e:  # the next beat (or the commit's own renewal) retries
+                log.warning("could not renew the Snowflake writer lease: %s", type(e).__name__)
+
+    def exists(self) -> bool:
+        try:
+            with self._cursor() as cursor:
+                cursor.execute(
+                    self._sql("warehouse_exists"), {"schema": identifier(self.lake.audit_schema)}
+                )
+                return bool(cursor.fetchone()[0])
+        except Exception as e:
+            if "does not exist" in str(e) or "not authorized" in str(e):
+                return False
+            raise
+
+    def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        text, bound = transpile(sql, params)
+        with self._cursor() as cursor:
+            cursor.execute(text, bound or None)
+            return list(rows_of(cursor))
+
+    def ledger_totals(self) -> dict[str, LedgerTotals]:
+        with self._cursor() as cursor:
+            cursor.execute(self._sql("ledger_totals"))
+            return {
+                table: LedgerTotals(int(files), int(full or 0), int(size or 0), newest)
+                for table, files, full, size, newest in cursor.fetchall()
+            }
+
+    def quarantined_files(self) -> list[tuple[str, str, str | None]]:
+        with self._cursor() as cursor:
+            cursor.execute(self._sql("quarantined_files"))
+            return [tuple(r) for r in cursor.fetchall()]  # type: ignore[misc]
+
+    def open_changes(self, table: str | None = None) -> list[FileChange]:
+        with self._cursor() as cursor:
+            cursor.execute(self._sql("changes_open"), {"table": table})
+            return [FileChange(*r) for r in cursor.fetchall()]
+
+    def acknowledge_changes(self, paths: Sequence[str], every: bool = False) -> list[str]:
+        with self.writer() as writer:
+            return writer.acknowledge_changes(paths, every)
+
+
+class SnowflakeWriter:
+    """The writer of `SnowflakeWarehouse.writer()`: one session, the lease held."""
+
+    def __init__(self, warehouse: SnowflakeWarehouse, connection: Any, holder: str) -> None:
+        self.warehouse = warehouse
+        self.lake = warehouse.lake
+        self.connection = connection
+        self.holder = holder
+
+    def _sql(self, name: str, **identifiers: str) -> str:
+        return self.warehouse._sql(name, **identifiers)
+
+    def cursor(self) -> Any:
+        return self.connection.cursor()
+
+    def ensure(self, contracts: Mapping[str, TableContract]) -> None:
+        setup(self.cursor(), self.lake, contracts)
+
+    def ledger_front(self) -> LedgerFront:
+        cursor = self.cursor()
+        cursor.execute(
+            self._sql("ledger_front"), {"full_load": FULL_LOAD_PATH, "change": CHANGE_PATH}
+        )
+        front = LedgerFront()
+        for kind, folder, path in cursor.fetchall():
+            if folder and path:
+                target = front.newest_full_load if kind == "full_load" else front.newest_change
+                target[folder] = path
+        return front
+
+    def screen(
+        self,
+        listed: Iterable[Listed],
+        replay: Iterable[str] = (),
+        checksum: Callable[[str], str] | None = None,
+    ) -> Screening:
+        """warehouse/duckdb.py's screen_landed_files, on Snowflake."""
+        listed = list(listed)
+        cursor = self.cursor()
+        cursor.execute(self._sql("ledger_listed"), {"paths": _paths_param(f.path for f in listed)})
+        ledger = {row[0]: row[1:] for row in cursor.fetchall()}
+        replay = set(replay)
+        to_read: list[Any] = []
+        unreadable: list[Any] = []
+        processed: list[tuple[Any, Processed]] = []
+        for f in listed:
+            entry = ledger.get(f.path)
+            if entry is not None:
+                status, size, landed_at, digest, table, batch = entry
+                if status != QUARANTINED:
+                    processed.append((f, Processed(table, size, digest, landed_at, batch)))
+                    continue
+                redelivered = f.size_bytes != size or (
+                    landed_at is not None and f.modified_at > landed_at
+                )
+                if not (redelivered or REPLAY_ALL in replay or f.path in replay):
+                    continue
+            (unreadable if getattr(f, "problem", None) else to_read).append(f)
+        changed = self._record_changed_files(processed, checksum)
+        if unreadable:
+            self._quarantine_unread(unreadable)
+        return Screening(to_read=to_read, quarantined=unreadable, changed=changed)
+
+    def _record_changed_files(
+        self, seen: list[tuple[Any, Processed]], checksum: Callable[[str], str] | None
+    ) -> list[FileChange]:
+        """warehouse/duckdb.py's record_changed_files, reading only the listed paths' rows."""
+        if not seen:
+            return []
+        now = _now()
+        cursor = self.cursor()
+        cursor.execute(
+            self._sql("changes_judged"), {"paths": _paths_param(f.path for f, _ in seen)}
+        )
+        recorded = cursor.fetchall()
+        judged = {(p, s, m) for p, s, m, _ in recorded}
+        still_open = {p for p, _, _, status in recorded if status == CHANGED}
+        rows: list[dict[str, Any]] = []
+        changes: list[FileChange] = []
+        as_processed: list[str] = []
+        for f, before in seen:
+            problem = getattr(f, "problem", None)
+            touched = before.landed_at is not None and f.modified_at > before.landed_at
+            if f.size_bytes == before.size_bytes and not problem and not touched:
+                if f.path in still_open:
+                    as_processed.append(f.path)
+                continue
+            if (f.path, f.size_bytes, f.modified_at) in judged:
+                continue
+            landed_checksum = None
+            if f.size_bytes == before.size_bytes and not problem:
+                if checksum is None or before.checksum_sha256 is None:
+                    continue
+                try:
+                    landed_checksum = checksum(f.path)
+                except Exception:  # unreadable just now: the next run judges it
+                    continue
+            reason = change_reason(f.size_bytes, before, problem, landed_checksum)
+            if reason is None:
+                if f.path in still_open:
+                    as_processed.append(f.path)
+            else:
+                changes.append(FileChange(f.path, before.table, reason, now))
+            rows.append(
+                {
+                    "path": f.path,
+                    "table_name": before.table,
+                    "status": SAME_CONTENT if reason is None else CHANGED,
+                    "reason": reason
+                    or "modification time changed, bytes identical to the processed version",
+                    "processed_size_bytes": before.size_bytes,
+                    "processed_checksum_sha256": before.checksum_sha256,
+                    "processed_batch_id": before.batch_id,
+                    "landed_size_bytes": f.size_bytes,
+                    "landed_modified_at": f.modified_at,
+                    "landed_checksum_sha256": landed_checksum,
+                    "detected_at": now,
+                    "resolved_at": now if reason is None else None,
+                }
+            )
+        # Each statement is atomic; a version left unrecorded by a crash between them is judged
+        # again by the next run.
+        if as_processed:
+            cursor.execute(
+                self._sql("changes_resolve"),
+                {"status": RESTORED, "now": now, "paths": _paths_param(as_processed)},
+            )
+        if rows:
+            cursor.executemany(self._insert("changes_insert", CHANGE_COLUMNS), rows)
+        return changes
+
+    def _insert(self, name: str, columns: Iterable[tuple[str, str]]) -> str:
+        columns = list(columns)
+        return self._sql(
+            name,
+            columns=", ".join(column_identifier(n) for n, _ in columns),
+            placeholders=", ".join(f"%({n})s" for n, _ in columns),
+        )
+
+    def _quarantine_unread(self, files: list[Any]) -> None:
+        """Ledger rows `quarantined` (reason: the file's `problem`) for files never opened,
+        committed as a batch of their own: the same attempts, conflict check and batch row."""
+        keep = {"landed_at", "_batch_id", "processed_at"}
+        rows = []
+        for f in files:
+            row: dict[str, Any] = {n: None for n, _ in ledger_columns() if n not in keep}
+            row.update(
+                path=f.path,
+                table_name=f.file.table,
+                file_name=f.file.name,
+                format=f.file.fmt,
+                is_full_load=f.file.is_full_load,
+                size_bytes=f.size_bytes,
+                row_count=0,
+                rows_loaded=0,
+                rows_rejected=0,
+                status=QUARANTINED,
+                reason=f.problem,
+            )
+            rows.append(row)
+        manifest = {"batch_id": uuid.uuid4().hex, "files": rows}
+        self.commit_manifest(manifest, None, {f.path: f.modified_at for f in files})
+
+    def commit(
+        self,
+        batch: BatchOutput,
+        landed_at: Mapping[str, dt.datetime | None],
+        contracts: Mapping[str, TableContract],
+    ) -> CommitSummary:
+        manifest = json.loads((batch.local_dir / FILES_MANIFEST).read_text(encoding="utf-8"))
+        if batch.lake_location is None:
+            raise ValueError(
+                f"batch {batch.batch_id}: no lake location; Snowflake loads batches from the "
+                "S3 lake's stage"
+            )
+        return self.commit_manifest(manifest, batch.lake_location, landed_at, contracts)
+
+    def commit_manifest(
+        self,
+        manifest: Mapping[str, Any],
+        lake_location: str | None,
+        landed_at: Mapping[str, dt.datetime | None],
+        contracts: Mapping[str, TableContract] | None = None,
+    ) -> CommitSummary:
+        """Load one batch (`<stage>/<lake_location>/<table>/*.parquet`; None: ledger rows only)
+        and its ledger rows in one transaction; BatchConflict if a file is already processed."""
+        contracts = dict(contracts or self.warehouse.contracts)
+        batch_id = manifest["batch_id"]
+        files: Sequence[Mapping[str, Any]] = manifest["files"]
+        cursor = self.cursor()
+        tables = all_silver_tables(contracts) if lake_location is not None else []
+        location = _location(lake_location.strip("/")) if lake_location is not None else ""
+        added = added_columns(manifest, contracts)
+        held: list[tuple[SilverTable, str]] = []  # (table, its unclassified table)
+        for table in tables:
+            if not added.get(table.name):
+                continue
+            target = self.lake.table(self.lake.restricted_schema, unclassified_table(table.name))
+            columns = [*UNCLASSIFIED_KEY_COLUMNS, *((c, "string") for c in added[table.name])]
+            for statement in _table_statements(target, columns):
+                cursor.execute(statement)
+            held.append((table, target))
+        now = _now()
+        paths = [f["path"] for f in files]
+        ledger = ledger_rows(manifest, landed_at, now)
+        quarantined = [dict(f) for f in files if f["status"] == QUARANTINED]
+        begin, lock = statements(sql_text("commit_begin", **self.lake.identifiers))
+        cursor.execute(begin)
+        try:
+            checkpoint("silver.commit.begun")
+            cursor.execute(lock, {"holder": self.holder, "lease_s": self.warehouse.lease_s})
+            if cursor.rowcount != 1:
+                raise RuntimeError(
+                    f"batch {batch_id}: this writer's Snowflake lease expired and another "
+                    "writer holds it; nothing of the batch was written"
+                )
+            if paths:
+                cursor.execute(self._sql("ledger_conflicts"), {"paths": _paths_param(paths)})
+                clash = cursor.fetchone()[0]
+                if clash:
+                    raise BatchConflict(
+                        f"batch {batch_id}: {clash} of its files were committed by another batch"
+                    )
+            rows: dict[str, int] = {}
+            for table in tables:
+                copy = sql_text(
+                    "copy_table",
+                    table=self.lake.table(self.lake.schema_of(table), table.name),
+                    stage=self.lake.stage,
+                    location=f"{location}/{table.name}/",
+                )
+                cursor.execute(statements(copy)[0])
+                rows[table.name] = _rows_loaded(cursor)
+                checkpoint(f"silver.commit.inserted:{table.name}")
+            for table, target in held:
+                copy = sql_text(
+                    "copy_table",
+                    table=target,
+                    stage=self.lake.stage,
+                    location=f"{location}/{table.name}/",
+                )
+                cursor.execute(statements(copy)[0])
+                cursor.fetchall()
+            checkpoint("silver.commit.copied")
+            if ledger:
+                cursor.execute(self._sql("attempts_previous"), {"paths": _paths_param(paths)})
+                previous = dict(cursor.fetchall())
+                cursor.execute(self._sql("ledger_delete"), {"paths": _paths_param(paths)})
+                cursor.executemany(self._insert("ledger_insert", ledger_columns()), ledger)
+                cursor.executemany(
+                    self._insert("attempts_insert", attempts_columns()),
+                    [{**r, "attempt": int(previous.get(r["path"]) or 0) + 1} for r in ledger],
+                )
+            checkpoint("silver.commit.ledger_inserted")
+            cursor.execute(
+                self._sql("batch_insert"),
+                {
+                    "batch_id": batch_id,
+                    "committed_at": now,
+                    "files": len(files),
+                    "quarantined_files": len(quarantined),
+                    "rows_loaded": sum(int(f["rows_loaded"] or 0) for f in files),
+                    "rows_rejected": sum(int(f["rows_rejected"] or 0) for f in files),
+                },
+            )
+            checkpoint("silver.commit.before_commit")
+            cursor.execute("commit")
+            checkpoint("silver.commit.committed")
+        except BaseException:
+            cursor.execute("rollback")
+            raise
+        return CommitSummary(
+            batch_id=batch_id, files=len(files), quarantined=quarantined, rows_by_table=rows
+        )
+
+    def row_counts(self, tables: Iterable[str]) -> dict[str, int]:
+        by_name = {t.name: t for t in all_silver_tables(self.warehouse.contracts)}
+        cursor = self.cursor()
+        counts = {}
+        for name in tables:
+            table = by_name.get(name)
+            schema = self.lake.schema_of(table) if table else self.lake.silver_schema
+            cursor.execute(self._sql("row_count", table=self.lake.table(schema, name)))
+            counts[name] = int(cursor.fetchone()[0])
+        return counts
+
+    def unclassified_columns(self) -> dict[str, list[str]]:
+        """Per silver table (lower case), the added columns (lower case) held in restricted."""
+        cursor = self.cursor()
+        cursor.execute(
+            self._sql("unclassified_columns"),
+            {"schema": identifier(self.lake.restricted_schema)},
+        )
+        keys = {n for n, _ in UNCLASSIFIED_KEY_COLUMNS}
+        suffix = unclassified_table("").upper()
+        found: dict[str, list[str]] = {}
+        for table, column in cursor.fetchall():
+            if column.lower() not in keys:
+                found.setdefault(table[: -len(suffix)].lower(), []).append(column.lower())
+        return found
+
+    def acknowledge_changes(self, paths: Sequence[str], every: bool = False) -> list[str]:
+        cursor = self.cursor()
+        params = {"every": every, "paths": _paths_param(paths)}
+        cursor.execute("begin transaction")
+        try:
+            cursor.execute(self._sql("changes_open_paths"), params)
+            closed = sorted({r[0] for r in cursor.fetchall()})
+            if closed:
+                cursor.execute(
+                    self._sql("changes_resolve"),
+                    {"status": ACKNOWLEDGED, "now": _now(), "paths": _paths_param(closed)},
+                )
+            cursor.execute("commit")
+        except BaseException:
+            cursor.execute("rollback")
+            raise
+        return closed

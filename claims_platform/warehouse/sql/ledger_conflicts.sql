@@ -1,4 +1,6 @@
--- Files of this batch another batch already committed (none, or nothing of the batch is written).
+-- Files of this batch another batch already committed as processed (none, or nothing of the
+-- batch is written). A quarantined file loaded no row: a later attempt (replay) replaces it.
 select count(*)
 from ${database}.${audit_schema}.FILE_LEDGER
-where path in (select value::varchar from table(flatten(input => parse_json(%(paths)s))));
+where status <> 'quarantined'
+    and path in (select value::varchar from table(flatten(input => parse_json(%(paths)s))));

@@ -1,6 +1,6 @@
 -- Schemas, file format and the external stage over the lake (run once per database; idempotent).
--- The stage reads S3 through a storage integration (an IAM role trusted by Snowflake), so no key
--- is stored in Snowflake or here.
+-- The stage reads S3 through a storage integration (an IAM role trusted by Snowflake, allowed
+-- kms:Decrypt on the lake's key), so no key is stored in Snowflake or here.
 create schema if not exists ${database}.${silver_schema};
 create schema if not exists ${database}.${audit_schema};
 create file format if not exists ${database}.${silver_schema}.PARQUET type = parquet;
@@ -10,10 +10,14 @@ create stage if not exists ${stage}
     file_format = (type = parquet);
 -- Rejects and unclassified added columns (raw values): granted to the loading role alone.
 create schema if not exists ${database}.${restricted_schema};
+-- One row: the single-writer lease (holder, expires_at) and the row every commit transaction
+-- updates, so two commits never pass the ledger check together.
 create table if not exists ${database}.${audit_schema}.COMMIT_LOCK (
     lock_name varchar,
     locked_at timestamp_ntz
 );
+alter table ${database}.${audit_schema}.COMMIT_LOCK add column if not exists holder varchar;
+alter table ${database}.${audit_schema}.COMMIT_LOCK add column if not exists expires_at timestamp_ntz;
 insert into ${database}.${audit_schema}.COMMIT_LOCK (lock_name, locked_at)
-    select 'silver', current_timestamp()::timestamp_ntz
+    select 'silver', sysdate()
     where not exists (select 1 from ${database}.${audit_schema}.COMMIT_LOCK);

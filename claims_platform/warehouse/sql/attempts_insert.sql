@@ -1,0 +1,1 @@
+insert into ${database}.${audit_schema}.FILE_ATTEMPTS (${columns}) values (${placeholders});

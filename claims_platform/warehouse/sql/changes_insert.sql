@@ -1,0 +1,1 @@
+insert into ${database}.${audit_schema}.FILE_CHANGES (${columns}) values (${placeholders});

@@ -1,0 +1,174 @@
+"""Snowflake and S3 on loopback for the Snowflake warehouse tests: fakesnow's server mode (the
+Snowflake REST protocol, reached by snowflake-connector-python) and moto's server (S3 with
+SSE-KMS, KMS), both started by the fixture, nothing patched in the code under test.
+
+fakesnow runs Snowflake SQL on DuckDB. Where it cannot do what Snowflake does, the emulator is
+taught here, in the test process that hosts it; the production SQL is never changed for it:
+
+1. **External S3 stage.** `CREATE STAGE … URL = 's3://…' STORAGE_INTEGRATION = …` is recorded by
+   fakesnow as it is, but COPY then reads the URL through DuckDB, which needs the httpfs
+   extension, and DuckDB cannot install it offline ("Failed to download extension httpfs").
+   Taught: when a COPY resolves a stage to an `s3://` URL, the objects under it are downloaded
+   from the moto server with boto3 (SSE-KMS objects, decrypted by the server as S3 does for a
+   principal allowed the key) into a mirror directory, and COPY reads the mirror.
+2. **COPY … PATTERN = '…'.** fakesnow 0.12.1 rejects the option ("Unknown copy parameter");
+   taught: the option is taken out of the statement and the listed files are filtered by it
+   (Snowflake matches the regex against the whole path).
+3. **A session closed with an open transaction.** Snowflake rolls it back; fakesnow's server
+   drops the session and leaves its DuckDB transaction open, holding its write conflicts.
+   Taught: deleting a session closes its DuckDB connection (which rolls back).
+4. **Blocking locks.** Snowflake makes a second UPDATE of a locked row wait; DuckDB fails it at
+   once (a write conflict, HTTP 500 from the server). Not taught: the tests run one commit at a
+   time per table and assert the lease, not the wait.
+
+Statements fakesnow cannot run at all and that the tests therefore prove with sqlglot's
+Snowflake dialect only (test_snowflake.py `test_every_statement_is_snowflake_sql`): none beyond
+the options above; `copy_table.sql` is executed with its PATTERN line.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, closing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+REGION = "us-east-1"
+_pattern = threading.local()
+
+
+@dataclass(frozen=True)
+class SnowflakeServers:
+    """Connection parameters of the loopback Snowflake and the S3 lake it stages from."""
+
+    snowflake: dict[str, Any]
+    s3_endpoint: str
+    bucket: str
+    kms_key_arn: str
+    s3: Any  # a boto3 S3 client on the moto server
+
+    def database(self) -> str:
+        """A fresh database name: tests share one emulator, never its state."""
+        return f"CLAIMS_{uuid.uuid4().hex[:10].upper()}"
+
+    def connect(self, database: str) -> Callable[[], AbstractContextManager[Any]]:
+        """A connection factory as the Dagster wiring gives SnowflakeWarehouse."""
+        import snowflake.connector
+
+        params = self.snowflake
+
+        def connect() -> AbstractContextManager[Any]:
+            return closing(snowflake.connector.connect(**params, database=database))
+
+        return connect
+
+    def put(self, key: str, body: bytes) -> None:
+        self.s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body,
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=self.kms_key_arn,
+        )
+
+
+def _teach_fakesnow(mp: pytest.MonkeyPatch, s3: Any, mirror: Path) -> None:
+    import fakesnow.copy_into
+    import fakesnow.cursor
+    import fakesnow.server
+    from sqlglot import exp
+
+    resolve = fakesnow.copy_into.stage_url_from_var
+    source_glob = fakesnow.copy_into._source_glob
+    copy_into = fakesnow.cursor.copy_into
+
+    def stage_url(*args: Any, **kwargs: Any) -> str:
+        url = resolve(*args, **kwargs)
+        if not url.startswith("s3://"):
+            return url
+        parsed = urlparse(url)
+        bucket, prefix = parsed.netloc, parsed.path.lstrip("/")
+        local = mirror / uuid.uuid4().hex
+        local.mkdir(parents=True)
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for item in page.get("Contents", []):
+                target = local / item["Key"][len(prefix) :].lstrip("/")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, item["Key"], str(target))
+        return local.as_uri() + "/"
+
+    def glob_with_pattern(source: str, duck_conn: Any) -> list[str]:
+        found = source_glob(source, duck_conn)
+        pattern = getattr(_pattern, "value", None)
+        return [u for u in found if re.fullmatch(pattern, u)] if pattern else found
+
+    def copy_without_pattern(duck_conn: Any, db: Any, schema: Any, expr: Any, *a: Any, **k: Any):
+        params = expr.args.get("params") or []
+        keep, pattern = [], None
+        for param in params:
+            if isinstance(param.this, exp.Var) and param.this.name.upper() == "PATTERN":
+                pattern = param.expression.name
+            else:
+                keep.append(param)
+        expr.set("params", keep)
+        _pattern.value = pattern
+        try:
+            return copy_into(duck_conn, db, schema, expr, *a, **k)
+        finally:
+            _pattern.value = None
+
+    class Sessions(dict):
+        def __delitem__(self, token: str) -> None:
+            self[token].close()
+            super().__delitem__(token)
+
+    mp.setattr(fakesnow.copy_into, "stage_url_from_var", stage_url)
+    mp.setattr(fakesnow.copy_into, "_source_glob", glob_with_pattern)
+    mp.setattr(fakesnow.cursor, "copy_into", copy_without_pattern)
+    mp.setattr(fakesnow.server, "sessions", Sessions(fakesnow.server.sessions))
+
+
+@pytest.fixture(scope="session")
+def snowflake_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnowflakeServers]:
+    import boto3
+    import fakesnow
+    from moto.server import ThreadedMotoServer
+
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    for name in ("werkzeug", "fakesnow.server", "uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    # fakesnow logs every statement it hands sqlglot as a 'Command' warning.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    host, port = moto.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    aws = {
+        "endpoint_url": endpoint,
+        "region_name": REGION,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    s3 = boto3.client("s3", **aws)
+    kms_key = boto3.client("kms", **aws).create_key(Description="claims lake")["KeyMetadata"]
+    bucket = f"claims-lake-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    # Importing the module fakesnow.server replaces the package's `server` function attribute.
+    start_server = fakesnow.server
+    mirror = Path(tempfile.mkdtemp(prefix="stage_mirror_", dir=tmp_path_factory.getbasetemp()))
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            _teach_fakesnow(mp, s3, mirror)
+            with start_server() as params:
+                yield SnowflakeServers(params, endpoint, bucket, kms_key["Arn"], s3)
+    finally:
+        moto.stop()

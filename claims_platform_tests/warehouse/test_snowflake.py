@@ -1,0 +1,320 @@
+"""The Snowflake warehouse against Snowflake's protocol on loopback: fakesnow's server reached by
+snowflake-connector-python, the lake on moto's S3 (SSE-KMS) read through the external stage
+(claims_platform_tests/support/snowflake.py says what the emulator was taught, and why).
+
+Batches are Parquet parts written with pyarrow in the silver layout (silver/schema.py) plus the
+job's `_files.json`, uploaded under `batches/<id>/` of the lake as the Glue job leaves them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from claims_platform.silver.schema import all_silver_tables
+from claims_platform.warehouse import snowflake as sf
+from claims_platform.warehouse.base import BatchConflict, BatchOutput
+from claims_platform_tests.support.snowflake import SnowflakeServers, snowflake_servers
+from claims_platform_tests.warehouse.snowflake_sql import problems
+
+__all__ = ["snowflake_servers"]
+
+# fakesnow notes that it copies Arrow results.
+pytestmark = pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
+
+PLAN = next(t for t in all_silver_tables() if t.name == "plan")
+T0 = dt.datetime(2024, 1, 1)
+
+
+def _arrow(type_name: str) -> pa.DataType:
+    return {
+        "string": pa.string(),
+        "integer": pa.int64(),
+        "timestamp": pa.timestamp("us"),
+        "boolean": pa.bool_(),
+    }[type_name]
+
+
+def plan_rows(path: str, batch_id: str, plan_ids: list[str], **added: str) -> pa.Table:
+    """Silver rows of the plan table from one landed file (`added`: columns added at the source)."""
+    rows = [
+        {
+            "_change_id": f"{path}#{i}",
+            "_op": "I",
+            "_dms_timestamp": T0,
+            "_is_full_load": True,
+            "_source_file": path,
+            "_source_file_name": path.rsplit("/", 1)[-1],
+            "_row_number": i + 1,
+            "_batch_id": batch_id,
+            "_loaded_at": T0,
+            "plan_id": plan_id,
+            "plan_name": f"plan {plan_id}",
+            "updated_at": T0,
+            **added,
+        }
+        for i, plan_id in enumerate(plan_ids)
+    ]
+    schema = pa.schema(
+        [pa.field(n, _arrow(t)) for n, t in PLAN.columns]
+        + [pa.field(n, pa.string()) for n in added]
+    )
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def file_entry(path: str, rows: int, status: str = "processed", **extra: Any) -> dict[str, Any]:
+    return {
+        "path": path,
+        "table_name": "PLAN",
+        "file_name": path.rsplit("/", 1)[-1],
+        "format": "csv",
+        "is_full_load": "LOAD" in path,
+        "size_bytes": 100 + rows,
+        "checksum_sha256": "00ff",
+        "row_count": rows,
+        "rows_loaded": 0 if status == "quarantined" else rows,
+        "rows_rejected": 0,
+        "first_change_at": "2024-01-01 00:00:00.000000",
+        "last_change_at": "2024-01-01 00:00:00.000000",
+        "status": status,
+        "reason": "bad header" if status == "quarantined" else None,
+        "extra_columns": None,
+        **extra,
+    }
+
+
+@dataclass
+class Lake:
+    servers: SnowflakeServers
+    root: Path
+    prefix: str
+    written: list[str] = field(default_factory=list)
+
+    def batch(
+        self, batch_id: str, files: list[dict[str, Any]], parts: list[pa.Table]
+    ) -> BatchOutput:
+        """A finished silver job run: parts on S3 (SSE-KMS), manifest in the local dir."""
+        local = self.root / batch_id
+        local.mkdir(parents=True, exist_ok=True)
+        manifest = {"batch_id": batch_id, "files": files}
+        (local / sf.FILES_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+        location = f"batches/{batch_id}"
+        for i, part in enumerate(parts):
+            buffer = io.BytesIO()
+            pq.write_table(part, buffer)
+            key = f"{self.prefix}{location}/plan/part-{i:05d}.parquet"
+            self.servers.put(key, buffer.getvalue())
+        # What Spark leaves beside the parts; PATTERN keeps COPY off it.
+        self.servers.put(f"{self.prefix}{location}/plan/_SUCCESS", b"")
+        return BatchOutput(batch_id=batch_id, local_dir=local, lake_location=location)
+
+
+@pytest.fixture
+def lake(snowflake_servers: SnowflakeServers, tmp_path: Path) -> Lake:
+    return Lake(snowflake_servers, tmp_path / "batches", f"lake-{tmp_path.name}/")
+
+
+@pytest.fixture
+def warehouse(snowflake_servers: SnowflakeServers, lake: Lake) -> sf.SnowflakeWarehouse:
+    # fakesnow creates the database a session names, as an account's admin would beforehand.
+    database = snowflake_servers.database()
+    return sf.SnowflakeWarehouse(
+        sf.SnowflakeLake(database, f"s3://{snowflake_servers.bucket}/{lake.prefix}"),
+        snowflake_servers.connect(database),
+        poll_s=0.05,
+        wait_s=5,
+    )
+
+
+def _count(warehouse: sf.SnowflakeWarehouse, table: str) -> int:
+    return warehouse.read_rows(f"select count(*) as n from {warehouse.lake.database}.{table}")[0][
+        "n"
+    ]
+
+
+def _commit(warehouse: sf.SnowflakeWarehouse, batch: BatchOutput) -> Any:
+    with warehouse.writer() as writer:
+        writer.ensure(warehouse.contracts)
+        return writer.commit(batch, {}, warehouse.contracts)
+
+
+def test_two_batches_commit_with_their_ledger_and_a_second_commit_is_refused(warehouse, lake):
+    a, b = "CLAIMS/PLAN/LOAD00000001.csv", "CLAIMS/PLAN/20240102-000000000.csv"
+    first = lake.batch("b1", [file_entry(a, 2)], [plan_rows(a, "b1", ["P1", "P2"])])
+    second = lake.batch("b2", [file_entry(b, 1)], [plan_rows(b, "b2", ["P3"])])
+    assert not warehouse.exists()
+    assert _commit(warehouse, first).rows_by_table["plan"] == 2
+    assert warehouse.exists()
+    assert _commit(warehouse, second).rows_by_table["plan"] == 1
+    rows = warehouse.read_rows(
+        f"select plan_id, _batch_id from {warehouse.lake.database}.silver.plan order by plan_id"
+    )
+    assert rows == [
+        {"plan_id": "P1", "_batch_id": "b1"},
+        {"plan_id": "P2", "_batch_id": "b1"},
+        {"plan_id": "P3", "_batch_id": "b2"},
+    ]
+    totals = warehouse.ledger_totals()["PLAN"]
+    assert (totals.files, totals.full_load_files) == (2, 1)
+
+    again = lake.batch("b3", [file_entry(a, 2)], [plan_rows(a, "b3", ["P1", "P2"])])
+    with pytest.raises(BatchConflict, match="batch b3: 1 of its files"):
+        _commit(warehouse, again)
+    assert _count(warehouse, "silver.plan") == 3
+    assert _count(warehouse, "audit.file_ledger") == 2
+    assert _count(warehouse, "audit.file_attempts") == 2
+    assert _count(warehouse, "audit.batches") == 2
+    with warehouse.writer() as writer:
+        assert writer.row_counts(["plan", "rejects"]) == {"plan": 3, "rejects": 0}
+
+
+@pytest.mark.parametrize("how", ["raise after the copy", "connection closed after the copy"])
+def test_a_commit_killed_after_the_copy_leaves_nothing_and_the_retry_loads_once(
+    warehouse, lake, monkeypatch, how
+):
+    path = "CLAIMS/PLAN/LOAD00000001.csv"
+    batch = lake.batch("b1", [file_entry(path, 2)], [plan_rows(path, "b1", ["P1", "P2"])])
+
+    class Killed(Exception):
+        pass
+
+    def kill(name: str) -> None:
+        if name == "silver.commit.copied":
+            if how.startswith("connection"):
+                writer.connection.close()
+            raise Killed(name)
+
+    with warehouse.writer() as writer:
+        writer.ensure(warehouse.contracts)
+    monkeypatch.setattr(sf, "checkpoint", kill)
+    with pytest.raises(Exception) as raised, warehouse.writer() as writer:
+        writer.commit(batch, {}, warehouse.contracts)
+    assert raised.type is Killed or how.startswith("connection")
+    monkeypatch.undo()
+    assert _count(warehouse, "silver.plan") == 0
+    assert _count(warehouse, "audit.file_ledger") == 0
+    assert _count(warehouse, "audit.batches") == 0
+    # The killed writer's lease: released on exit, or (connection gone) expired.
+    warehouse.lease_s = 1 if how.startswith("connection") else warehouse.lease_s
+    summary = _commit(warehouse, batch)
+    assert summary.rows_by_table["plan"] == 2
+    assert _count(warehouse, "silver.plan") == 2
+    assert _count(warehouse, "audit.file_ledger") == 1
+
+
+def test_a_quarantined_file_is_replayed_its_attempts_kept(warehouse, lake):
+    path = "CLAIMS/PLAN/LOAD00000001.csv"
+    bad = lake.batch("b1", [file_entry(path, 2, status="quarantined")], [])
+    assert _commit(warehouse, bad).quarantined[0]["path"] == path
+    assert warehouse.quarantined_files() == [(path, "PLAN", "bad header")]
+    fixed = lake.batch("b2", [file_entry(path, 2)], [plan_rows(path, "b2", ["P1", "P2"])])
+    assert _commit(warehouse, fixed).rows_by_table["plan"] == 2
+    assert warehouse.quarantined_files() == []
+    attempts = warehouse.read_rows(
+        f"select attempt, status, _batch_id from {warehouse.lake.database}.audit.file_attempts"
+        " where path = ? order by attempt",
+        [path],
+    )
+    assert attempts == [
+        {"attempt": 1, "status": "quarantined", "_batch_id": "b1"},
+        {"attempt": 2, "status": "processed", "_batch_id": "b2"},
+    ]
+    ledger = warehouse.read_rows(
+        f"select status, _batch_id from {warehouse.lake.database}.audit.file_ledger"
+    )
+    assert ledger == [{"status": "processed", "_batch_id": "b2"}]
+
+
+def test_added_columns_named_like_keywords_or_with_oracle_signs_land_quoted_in_restricted(
+    warehouse, lake
+):
+    path = "CLAIMS/PLAN/20240102-000000000.csv"
+    added = {"order": "o", "window": "w", "a#b": "h", "x$y": "d"}
+    entry = file_entry(path, 1, extra_columns=",".join(added))
+    batch = lake.batch("b1", [entry], [plan_rows(path, "b1", ["P1"], **added)])
+    _commit(warehouse, batch)
+    db = warehouse.lake.database
+    held = warehouse.read_rows(
+        f'select "ORDER" as o, "WINDOW" as w, "A#B" as h, "X$Y" as d, _change_id'
+        f" from {db}.restricted.plan__unclassified"
+    )
+    assert held == [{"o": "o", "w": "w", "h": "h", "d": "d", "_change_id": f"{path}#0"}]
+    assert _count(warehouse, "silver.plan") == 1
+    with warehouse.writer() as writer:
+        assert writer.unclassified_columns() == {"plan": ["order", "window", "a#b", "x$y"]}
+    silver = warehouse.read_rows(
+        f"select lower(column_name) as c from {db}.information_schema.columns"
+        " where table_schema = 'SILVER' and table_name = 'PLAN'"
+    )
+    assert not {"order", "a#b"} & {r["c"] for r in silver}
+    assert sf.column_identifier("a#b") == '"A#B"'
+    with pytest.raises(ValueError, match="not a source column name"):
+        sf.column_identifier('x" varchar); drop table t; --')
+
+
+def test_a_second_writer_waits_for_the_lease_and_a_dead_writers_lease_expires(warehouse):
+    second = sf.SnowflakeWarehouse(warehouse.lake, warehouse.connect, wait_s=0.2, poll_s=0.05)
+    with (
+        warehouse.writer(),
+        pytest.raises(TimeoutError, match="another writer held"),
+        second.writer(),
+    ):
+        pass
+    # A writer that died holding the lease (never released): its claim expires.
+    holder = "dead-run"
+    with warehouse.connect() as con:
+        con.cursor().execute(warehouse._sql("writer_claim"), {"holder": holder, "lease_s": 1})
+    late = sf.SnowflakeWarehouse(warehouse.lake, warehouse.connect, wait_s=10, poll_s=0.1)
+    with late.writer() as writer:
+        assert writer.holder != holder
+
+
+def test_every_statement_is_snowflake_sql():
+    lake = sf.SnowflakeLake(database="CLAIMS", lake_url="s3://claims-lake/silver/")
+    found = []
+    for sql, _ in sf.setup_statements(lake):
+        found += problems(sql, "setup")
+    ids = lake.identifiers | {"stage": lake.stage}
+    extra = {
+        "copy_table": {"table": "CLAIMS.SILVER.PLAN", "location": "b/plan/"},
+        "create_table": {"table": "CLAIMS.SILVER.PLAN", "columns": '"A#B" VARCHAR'},
+        "add_column": {"table": "T", "column": '"ORDER"', "type": "VARCHAR"},
+        "row_count": {"table": "CLAIMS.SILVER.PLAN"},
+        "ledger_insert": {"columns": "PATH", "placeholders": "%(path)s"},
+        "attempts_insert": {"columns": "PATH", "placeholders": "%(path)s"},
+        "changes_insert": {"columns": "PATH", "placeholders": "%(path)s"},
+    }
+    sql_dir = Path(sf.__file__).parent / "sql"
+    names = sorted(p.stem for p in sql_dir.glob("*.sql"))
+    assert len(names) > 20
+    for name in names:
+        for statement in sf.statements(sf.sql_text(name, **ids, **extra.get(name, {}))):
+            found += problems(statement, name)
+    assert found == []
+    copy = sf.sql_text("copy_table", table="T", stage="S", location="b/plan/")
+    assert "match_by_column_name = case_insensitive" in copy
+    assert "pattern = '.*[.]parquet'" in copy
+
+
+def test_check_queries_are_transpiled_with_bound_values():
+    sql, params = sf.transpile(
+        "select count(*) filter (where status = ?) from audit.file_ledger where path like 'C%'",
+        ["quarantined"],
+    )
+    assert params == {"p0": "quarantined"}
+    assert "%(p0)s" in sql and "LIKE 'C%%'" in sql
+    assert problems(sql, "transpiled") == []
+
+
+def test_identifiers_are_checked_before_they_reach_sql():
+    with pytest.raises(ValueError, match="not a plain Snowflake identifier"):
+        sf.identifier("CLAIMS; drop table x")
+    with pytest.raises(ValueError, match="not a plain stage path"):
+        sf._location("batches/../other")
