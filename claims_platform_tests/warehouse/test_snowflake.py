@@ -318,3 +318,47 @@ def test_identifiers_are_checked_before_they_reach_sql():
         sf.identifier("CLAIMS; drop table x")
     with pytest.raises(ValueError, match="not a plain stage path"):
         sf._location("batches/../other")
+
+
+@dataclass(frozen=True)
+class _Listed:
+    path: str
+    size_bytes: int
+    modified_at: dt.datetime
+
+
+def test_screening_and_ledger_front_equal_the_duckdb_warehouse_on_the_same_ledger(
+    warehouse, lake, tmp_path
+):
+    from claims_platform.warehouse import duckdb as local
+
+    files = [
+        file_entry("CLAIMS/PLAN/LOAD00000001.csv", 1),
+        file_entry("CLAIMS/PLAN/LOAD00000002.csv", 1, status="quarantined"),
+        file_entry("CLAIMS/PLAN/20240102-000000000.csv", 1),
+        file_entry("CLAIMS/PLAN/2024/01/03/20240103-000000000.csv", 1),
+    ]
+    landed = {f["path"]: T0 for f in files}
+    batch = lake.batch("b1", files, [])
+    con = local.connect(tmp_path / "warehouse.duckdb")
+    local.ensure_warehouse(con)
+    local.commit_batch(con, batch.local_dir, landed)
+    with warehouse.writer() as writer:
+        writer.ensure(warehouse.contracts)
+        writer.commit_manifest(
+            json.loads((batch.local_dir / sf.FILES_MANIFEST).read_text()), None, landed
+        )
+        assert writer.ledger_front() == local.ledger_front(con)
+        listed = [
+            _Listed(files[0]["path"], 101, T0),  # processed, unchanged
+            _Listed(files[1]["path"], 999, T0),  # quarantined, re-delivered
+            _Listed(files[2]["path"], 555, T0),  # processed, changed in place
+            _Listed("CLAIMS/PLAN/20240104-000000000.csv", 10, T0),  # new
+        ]
+        remote = writer.screen(listed)
+    here = local.screen_landed_files(con, listed)
+    assert [f.path for f in remote.to_read] == [f.path for f in here.to_read]
+    assert [(c.path, c.reason) for c in remote.changed] == [
+        (c.path, c.reason) for c in here.changed
+    ]
+    assert [c.path for c in warehouse.open_changes()] == [files[2]["path"]]
