@@ -1,0 +1,508 @@
+"""The production configuration on this machine: every outside service the platform talks to in
+`CLAIMS_ENV=prod`, as a real protocol server on loopback, started by the test.
+
+- **AWS**: moto's server (S3 with SSE-KMS, KMS, Secrets Manager, CloudWatch Logs, and Glue's job
+  definitions), reached by boto3 through `AWS_ENDPOINT_URL`.
+- **Glue job runs**: the stand-in of support/glue_standin.py (the one API stood in for: moto's
+  Glue executes nothing), reached through `AWS_ENDPOINT_URL_GLUE`. The job is created by the
+  production deploy code (`claims_platform.deploy.glue.deploy`).
+- **Snowflake**: fakesnow's server (the Snowflake REST protocol on DuckDB), reached by
+  snowflake-connector-python (dagster-snowflake) and by dbt-snowflake through the real `prod`
+  target of dbt/profiles.yml (`SNOWFLAKE_HOST`, `SNOWFLAKE_PORT`, `SNOWFLAKE_PROTOCOL`), with
+  key-pair authentication from a throwaway key. It runs in a process of its own
+  (`python -m claims_platform_tests.support.prod serve-snowflake`), so no state or patch of it is
+  shared with other tests of the same pytest worker.
+
+Where fakesnow cannot do what Snowflake does, the emulator is taught in that server process; the
+production SQL and the dbt models are never changed for it. Every statement so taught is written,
+as sent, to `ProdStack.taught_log`, so a test can show each one is Snowflake SQL (sqlglot):
+
+1. The lessons of support/snowflake.py (the S3 stage read from moto, COPY … PATTERN, rollback of
+   a closed session's transaction).
+2. Masking policies, roles and grants run as no-ops (`NOP_REGEXES` of warehouse/conftest.py).
+3. `create or replace temporary table|view <database>.<schema>.<name>`, the relation
+   dbt-snowflake builds an incremental model's new rows in before its merge/delete+insert: DuckDB
+   refuses a catalog on a temporary object ("TEMPORARY table names can *only* use the temp
+   catalog"), so it is created as a permanent relation of that schema; dbt drops it when the
+   model is done, as Snowflake would at the end of the session.
+4. `POST /harness/end-sessions` ends every open session, rolling back its transaction: what
+   Snowflake does to the session of a client that died (a killed run) once its idle timeout has
+   passed, which a test cannot wait for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from claims_platform_tests.conftest import REPO_ROOT
+from claims_platform_tests.support.glue_standin import GlueStandIn, glue_standin
+
+REGION = "us-east-1"
+DATABASE = "CLAIMS"
+TOKENIZATION_KEY = "e2e-prod-tokenization-key-0123456789abcdef0123"
+KEY_PASSPHRASE = "test-only"
+SECRET_ID = "claims/prod/tokenization-key"
+JOB_NAME = "claims-platform-silver"
+# Taught statement 3 (module docstring): the temporary relation of an incremental model.
+TEMPORARY_RELATION = re.compile(
+    r"(?is)^(\s*(?:/\*.*?\*/\s*)?create\s+or\s+replace\s+)temporary\s+(table|view)\b"
+)
+COPY_PATTERN = re.compile(r"(?is)^\s*(?:/\*.*?\*/\s*)?copy\s+into\b.*\bpattern\s*=")
+_HEADLESS = ("asset", "materialize", "-m", "claims_platform.definitions", "--select", "*")
+
+
+# --- the Snowflake emulator's process ---------------------------------------------------------
+
+
+def _serve_snowflake(moto_endpoint: str, ready_file: Path, taught_log: Path) -> None:
+    """Run fakesnow's server, taught as the module docstring says, until killed."""
+    import importlib
+    import logging
+
+    import boto3
+    import pytest
+    import uvicorn
+    from fakesnow.cursor import FakeSnowflakeCursor
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from claims_platform_tests.support.snowflake import _teach_fakesnow
+    from claims_platform_tests.warehouse.conftest import NOP_REGEXES
+
+    # The submodule: importing it replaces the package's `fakesnow.server` function.
+    server_module = importlib.import_module("fakesnow.server")
+    for name in ("fakesnow.server", "uvicorn", "uvicorn.error", "uvicorn.access", "sqlglot"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_endpoint,
+        region_name=REGION,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    mirror = Path(tempfile.mkdtemp(prefix="stage_mirror_", dir=ready_file.parent))
+    _teach_fakesnow(pytest.MonkeyPatch(), s3, mirror)
+    server_module.shared_fs.nop_regexes = NOP_REGEXES
+    nops = [re.compile(p, re.IGNORECASE) for p in NOP_REGEXES]
+    lock = threading.Lock()
+    execute = FakeSnowflakeCursor.execute
+
+    def taught(rule: str, sql: str) -> None:
+        with lock, taught_log.open("a", encoding="utf-8") as out:
+            out.write(json.dumps({"rule": rule, "sql": sql}) + "\n")
+
+    def teaching_execute(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        if any(p.match(command) for p in nops):
+            taught("no-op", command)
+        elif COPY_PATTERN.match(command):
+            taught("copy-pattern", command)
+        else:
+            rewritten = TEMPORARY_RELATION.sub(r"\1\2", command, count=1)
+            if rewritten != command:
+                taught("temporary-relation", command)
+                command = rewritten
+        return execute(self, command, *args, **kwargs)
+
+    FakeSnowflakeCursor.execute = teaching_execute  # type: ignore[method-assign]
+
+    def end_sessions(_: Any) -> JSONResponse:
+        ended = 0
+        for token in list(server_module.sessions):
+            # support/snowflake.py's session map closes the DuckDB connection: a rollback.
+            del server_module.sessions[token]
+            ended += 1
+        return JSONResponse({"ended": ended})
+
+    server_module.app.router.routes.append(
+        Route("/harness/end-sessions", end_sessions, methods=["POST"])
+    )
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(server_module.app, host="127.0.0.1", port=port, log_level="error")
+    )
+    thread = threading.Thread(target=server.run, name="fakesnow server", daemon=True)
+    thread.start()
+    while thread.is_alive() and not server.started:
+        time.sleep(0.05)
+    if not server.started:
+        raise SystemExit("the fakesnow server did not start")
+    ready_file.write_text(str(port))
+    thread.join()
+
+
+@dataclass
+class SnowflakeEmulator:
+    """The fakesnow server process and how to reach it."""
+
+    process: subprocess.Popen
+    port: int
+    taught_log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environ(self) -> dict[str, str]:
+        return {
+            "SNOWFLAKE_HOST": "127.0.0.1",
+            "SNOWFLAKE_PORT": str(self.port),
+            "SNOWFLAKE_PROTOCOL": "http",
+        }
+
+    def end_sessions(self) -> int:
+        request = urllib.request.Request(f"{self.url}/harness/end-sessions", method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(json.load(response)["ended"])
+
+    def taught(self) -> list[dict[str, str]]:
+        if not self.taught_log.exists():
+            return []
+        return [json.loads(line) for line in self.taught_log.read_text().splitlines() if line]
+
+
+@contextlib.contextmanager
+def snowflake_emulator(moto_endpoint: str, work_dir: Path) -> Iterator[SnowflakeEmulator]:
+    work_dir.mkdir(parents=True, exist_ok=True)
+    ready = work_dir / "snowflake.port"
+    taught_log = work_dir / "snowflake.taught.jsonl"
+    log = (work_dir / "snowflake.log").open("w")
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "claims_platform_tests.support.prod", "serve-snowflake"),
+            *(moto_endpoint, str(ready), str(taught_log)),
+        ],
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not ready.exists():
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "the Snowflake emulator did not start:\n"
+                    + (work_dir / "snowflake.log").read_text()[-3000:]
+                )
+            time.sleep(0.1)
+        yield SnowflakeEmulator(process, int(ready.read_text()), taught_log)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        log.close()
+
+
+# --- AWS: moto ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def aws_environ(moto_endpoint: str, home: Path) -> dict[str, str]:
+    """What a deployment's AWS configuration gives boto3, pointed at moto (dummy credentials)."""
+    return {
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        # Never a developer's ~/.aws (profiles, SSO).
+        "AWS_CONFIG_FILE": str(home / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "no-aws-credentials"),
+    }
+
+
+def private_key(path: Path, passphrase: str) -> Path:
+    """A throwaway RSA key for Snowflake's key-pair authentication (PKCS#8, encrypted)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase.encode()),
+        )
+    )
+    return path
+
+
+# --- the stack ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ProdStack:
+    root: Path
+    moto_endpoint: str
+    glue: GlueStandIn
+    snowflake: SnowflakeEmulator
+    kms_key_arn: str
+    landing_bucket: str
+    lake_bucket: str
+    env: dict[str, str]
+    runs: list[str] = field(default_factory=list)
+
+    @property
+    def landing_uri(self) -> str:
+        return self.env["CLAIMS_LANDING_URI"]
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        return boto3.client(
+            service,
+            endpoint_url=self.moto_endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A connector session on "Snowflake" as the platform opens one (key-pair auth)."""
+        import snowflake.connector
+
+        connection = snowflake.connector.connect(
+            account=self.env["SNOWFLAKE_ACCOUNT"],
+            user=self.env["SNOWFLAKE_USER"],
+            private_key_file=self.env["SNOWFLAKE_PRIVATE_KEY_PATH"],
+            private_key_file_pwd=self.env["SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"],
+            host="127.0.0.1",
+            port=self.snowflake.port,
+            protocol="http",
+            database=self.env["SNOWFLAKE_DATABASE"],
+            network_timeout=60,
+            session_parameters={"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+        )
+        try:
+            yield connection
+        finally:
+            connection.close()
+
+    def query(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        with self.connect() as connection:
+            cursor = connection.cursor()
+            cursor.execute(sql, params)
+            names = [d[0].lower() for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def land(self, local_landing: Path, prefix: str = "dms") -> list[str]:
+        """Upload the files under `local_landing` not landed yet, as DMS writes them (SSE-KMS);
+        returns their paths relative to the landing zone."""
+        s3 = self.client("s3")
+        landed = {
+            o["Key"]
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=self.landing_bucket)
+            for o in page.get("Contents", [])
+        }
+        new = []
+        for path in sorted(p for p in local_landing.rglob("*") if p.is_file()):
+            relative = path.relative_to(local_landing).as_posix()
+            key = f"{prefix}/{relative}"
+            if key in landed:
+                continue
+            s3.put_object(
+                Bucket=self.landing_bucket,
+                Key=key,
+                Body=path.read_bytes(),
+                ServerSideEncryption="aws:kms",
+                SSEKMSKeyId=self.kms_key_arn,
+            )
+            new.append(relative)
+        return new
+
+    def run_environ(self, label: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The environment of one headless run: a data directory of its own, empty, as a run
+        task of the Dagster+ deployment starts (nothing local survives from one run to the
+        next: the ledger and silver must live in Snowflake)."""
+        data = self.root / "runs" / label / "data"
+        data.mkdir(parents=True)
+        return {**self.env, "CLAIMS_DATA_DIR": str(data), **(extra or {})}
+
+    def start_materialize(
+        self, label: str, extra: Mapping[str, str] | None = None
+    ) -> tuple[subprocess.Popen, Path]:
+        """`dagster asset materialize … --select '*'` in the background; (process, output)."""
+        env = self.run_environ(label, extra)
+        output = self.root / "runs" / label / "output.txt"
+        with output.open("w") as out:
+            process = subprocess.Popen(
+                [str(Path(sys.executable).parent / "dagster"), *_HEADLESS],
+                cwd=REPO_ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.runs.append(label)
+        return process, output
+
+    def materialize(
+        self, label: str, extra: Mapping[str, str] | None = None, timeout: float = 600
+    ) -> tuple[int, str]:
+        """The headless run, to its end: (exit status, its output)."""
+        process, output = self.start_materialize(label, extra)
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+        return code, output.read_text(errors="replace")
+
+
+def _base_environ(root: Path) -> dict[str, str]:
+    """This process's environment without any setting the platform, AWS, Snowflake or dbt
+    reads: a run sees only what the stack gives it."""
+    prefixes = ("CLAIMS_", "AWS_", "SNOWFLAKE_", "DAGSTER_", "DBT_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
+    env["DAGSTER_HOME"] = str(root / "dagster_home")
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    return env
+
+
+@contextlib.contextmanager
+def prod_stack(root: Path) -> Iterator[ProdStack]:
+    """Start every server, create what the deployment's infrastructure holds (buckets, KMS
+    key, the tokenization key's secret, the Glue job), and give the environment of a prod run."""
+    from claims_platform.deploy.glue import GlueJobSettings, deploy
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "dagster_home").mkdir(exist_ok=True)
+    suffix = uuid.uuid4().hex[:8]
+    landing_bucket, lake_bucket = f"dms-landing-{suffix}", f"claims-lake-{suffix}"
+    artifacts_bucket = f"claims-artifacts-{suffix}"
+    with contextlib.ExitStack() as stack:
+        moto = stack.enter_context(moto_server())
+        aws = aws_environ(moto, root)
+        glue = stack.enter_context(glue_standin(moto, aws, root / "glue"))
+        snowflake = stack.enter_context(snowflake_emulator(moto, root / "snowflake"))
+        placeholder = ProdStack(root, moto, glue, snowflake, "", "", "", {})
+        s3, kms = placeholder.client("s3"), placeholder.client("kms")
+        for bucket in (landing_bucket, lake_bucket, artifacts_bucket):
+            s3.create_bucket(Bucket=bucket)
+        kms_key_arn = kms.create_key(Description="claims platform")["KeyMetadata"]["Arn"]
+        placeholder.client("secretsmanager").create_secret(
+            Name=SECRET_ID, SecretString=TOKENIZATION_KEY
+        )
+        job = GlueJobSettings(
+            job_name=JOB_NAME,
+            artifacts_uri=f"s3://{artifacts_bucket}/glue",
+            pipes_bucket=artifacts_bucket,
+            tokenization_key_secret_id=SECRET_ID,
+            role_arn="arn:aws:iam::123456789012:role/claims-silver-glue",
+            kms_key_id=kms_key_arn,
+        )
+        # The job's wheel is named in its definition; the stand-in runs this checkout's code.
+        wheel = root / "claims_platform-0.1.0-py3-none-any.whl"
+        wheel.write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+        import boto3
+
+        deploy(
+            job,
+            wheel,
+            glue_client=boto3.client(
+                "glue",
+                endpoint_url=glue.url,
+                region_name=REGION,
+                aws_access_key_id="testing",
+                aws_secret_access_key="testing",
+            ),
+            s3_client=s3,
+        )
+        key_path = private_key(root / "snowflake_rsa_key.p8", KEY_PASSPHRASE)
+        env = _base_environ(root)
+        env.update(aws)
+        env.update(
+            AWS_ENDPOINT_URL_GLUE=glue.url,
+            CLAIMS_ENV="prod",
+            CLAIMS_LANDING_URI=f"s3://{landing_bucket}/dms",
+            CLAIMS_LAKE_URI=f"s3://{lake_bucket}/claims",
+            CLAIMS_KMS_KEY_ID=kms_key_arn,
+            CLAIMS_TOKENIZATION_KEY=TOKENIZATION_KEY,
+            CLAIMS_TOKENIZATION_KEY_SECRET_ID=SECRET_ID,
+            CLAIMS_GLUE_JOB_NAME=JOB_NAME,
+            CLAIMS_GLUE_ARTIFACTS_URI=job.artifacts_uri,
+            CLAIMS_PIPES_BUCKET=artifacts_bucket,
+            SNOWFLAKE_ACCOUNT="acme-claims",
+            SNOWFLAKE_USER="DAGSTER",
+            SNOWFLAKE_ROLE="TRANSFORMER",
+            SNOWFLAKE_WAREHOUSE="TRANSFORMING",
+            SNOWFLAKE_DATABASE=DATABASE,
+            SNOWFLAKE_PRIVATE_KEY_PATH=str(key_path),
+            SNOWFLAKE_PRIVATE_KEY_PASSPHRASE=KEY_PASSPHRASE,
+            **snowflake.environ(),
+        )
+        yield ProdStack(root, moto, glue, snowflake, kms_key_arn, landing_bucket, lake_bucket, env)
+
+
+# --- reading "Snowflake" ------------------------------------------------------------------------
+
+
+def read_gold(stack: ProdStack, schema: str = "GOLD") -> dict[str, list[dict[str, Any]]]:
+    """Every table and view of `schema`, as support/gold_compare.read_gold reads DuckDB's."""
+    from claims_platform_tests.support.gold_compare import _python_value
+
+    names = [
+        row["table_name"]
+        for row in stack.query(
+            "select table_name from information_schema.tables where table_schema = %s"
+            " order by table_name",
+            (schema,),
+        )
+    ]
+    gold = {}
+    with stack.connect() as connection:
+        cursor = connection.cursor()
+        for name in names:
+            cursor.execute(f'select * from {schema}."{name}"')
+            columns = [d[0].lower() for d in cursor.description]
+            gold[name.lower()] = [
+                {c: _python_value(v) for c, v in zip(columns, row, strict=True)}
+                for row in cursor.fetchall()
+            ]
+    return gold
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["serve-snowflake"] and len(argv) == 4:
+        _serve_snowflake(argv[1], Path(argv[2]), Path(argv[3]))
+        return 0
+    print("usage: python -m claims_platform_tests.support.prod serve-snowflake MOTO READY LOG")
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
