@@ -24,7 +24,12 @@ locks, until Snowflake aborts it (up to the session's idle timeout, hours). So `
 a lease: it sets AUDIT.COMMIT_LOCK's `holder` (a fresh id per writer) and `expires_at` (now +
 `lease_s`) where the row is free, expired or already its own, waits and retries while another
 holds it, renews it from a heartbeat thread every `lease_s / 3`, and clears it on exit. A writer
-that dies stops renewing, and its claim expires by itself after at most `lease_s`.
+that dies stops renewing, and its claim expires by itself after at most `lease_s` (120 s).
+A writer killed inside a commit also leaves that transaction open, detached, holding its lock on
+the COMMIT_LOCK row, so the next claim's UPDATE would wait for hours: the lease row records the
+holder's session (`current_session()`), and a writer that finds the lease expired aborts that
+session first (`SYSTEM$ABORT_SESSION`; the service user may abort its own sessions), which rolls
+the dead commit back and frees the row.
 The lease avoids two runs doing the same batch; exactly-once does not rest on it: each commit
 transaction begins by updating the COMMIT_LOCK row where `holder` is this writer (which both
 serialises commits, the update's lock being held to COMMIT, and fences a writer whose lease was
@@ -346,7 +351,7 @@ class SnowflakeWarehouse:
         connect: Connect,
         *,
         contracts: Mapping[str, TableContract] | None = None,
-        lease_s: int = 900,
+        lease_s: int = 120,
         wait_s: float = 3600,
         poll_s: float = 5,
     ) -> None:
@@ -420,23 +425,31 @@ class SnowflakeWarehouse:
                 cursor.execute(self._sql("writer_release"), {"holder": holder})
 
     def _claim(self, cursor: Any, holder: str) -> None:
-        """Take the lease, waiting while another live writer holds it."""
+        """Take the lease, waiting while another live writer holds it.
+
+        The lease row is read before it is updated: an UPDATE would wait (up to LOCK_TIMEOUT,
+        12 h by default) behind a commit a dead writer left open, so it is issued only when the
+        row is free, ours, or expired, and an expired holder's session is aborted first."""
         deadline = time.monotonic() + self.wait_s
         params = {"holder": holder, "lease_s": self.lease_s}
         bootstrapped = False
         while True:
             try:
-                cursor.execute(self._sql("writer_claim"), params)
+                if self._free_or_freed(cursor, holder):
+                    cursor.execute(self._sql("writer_claim"), params)
+                    if cursor.rowcount == 1:
+                        return
             except Exception as e:
-                if bootstrapped or "does not exist" not in str(e):
+                if bootstrapped or not (
+                    "does not exist" in str(e) or "invalid identifier" in str(e)
+                ):
                     raise
-                # A new database: its schemas and lease row first (setup.sql, idempotent).
+                # A new database (or one from before the lease recorded its session): schemas,
+                # tables and the lease row first (setup.sql, idempotent).
                 for sql, bound in setup_statements(self.lake, {}):
                     cursor.execute(sql, bound)
                 bootstrapped = True
                 continue
-            if cursor.rowcount == 1:
-                return
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"another writer held the Snowflake warehouse for {self.wait_s:.0f} s "
@@ -444,12 +457,38 @@ class SnowflakeWarehouse:
                 )
             time.sleep(self.poll_s)
 
+    def _free_or_freed(self, cursor: Any, holder: str) -> bool:
+        """Whether the lease can be claimed now: free, ours, or expired, in which case the dead
+        holder's session is aborted first (a commit it left open rolls back, freeing the row)."""
+        cursor.execute(self._sql("writer_holder"))
+        row = cursor.fetchone()
+        if row is None:
+            raise LookupError("AUDIT.COMMIT_LOCK has no lease row: it does not exist yet")
+        other, session, expired = row
+        if not other or other == holder:
+            return True
+        if not expired:
+            return False
+        if session:
+            abort = self._sql("abort_session")
+            try:
+                cursor.execute(abort, {"session": session})
+                cursor.fetchall()
+                log.warning(
+                    "the Snowflake writer lease of %s expired: its session was aborted (a "
+                    "commit it left open rolls back; its files load again)",
+                    other,
+                )
+            except Exception as e:  # already gone: the session ended, nothing holds the row
+                log.info("could not abort the expired writer's session: %s", type(e).__name__)
+        return True
+
     def _renew(self, holder: str, stop: threading.Event) -> None:
         while not stop.wait(self.lease_s / 3):
             try:
                 with self._cursor() as cursor:
                     cursor.execute(
-                        self._sql("writer_claim"), {"holder": holder, "lease_s": self.lease_s}
+                        self._sql("writer_renew"), {"holder": holder, "lease_s": self.lease_s}
                     )
             except Exception as e:  # the next beat (or the commit's own renewal) retries
                 log.warning("could not renew the Snowflake writer lease: %s", type(e).__name__)

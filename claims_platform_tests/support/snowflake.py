@@ -17,7 +17,11 @@ taught here, in the test process that hosts it; the production SQL is never chan
 3. **A session closed with an open transaction.** Snowflake rolls it back; fakesnow's server
    drops the session and leaves its DuckDB transaction open, holding its write conflicts.
    Taught: deleting a session closes its DuckDB connection (which rolls back).
-4. **Blocking locks.** Snowflake makes a second UPDATE of a locked row wait; DuckDB fails it at
+4. **Sessions by id.** fakesnow knows neither `CURRENT_SESSION()` nor `SYSTEM$ABORT_SESSION`.
+   Taught: each emulated session gets an id, `current_session()` reads it, and aborting it
+   closes that session's DuckDB connection (its open transaction rolls back), as Snowflake ends
+   a session and rolls its transaction back.
+5. **Blocking locks.** Snowflake makes a second UPDATE of a locked row wait; DuckDB fails it at
    once (a write conflict, HTTP 500 from the server). Not taught: the tests run one commit at a
    time per table and assert the lease, not the wait.
 
@@ -132,6 +136,25 @@ def _teach_fakesnow(mp: pytest.MonkeyPatch, s3: Any, mirror: Path) -> None:
             self[token].close()
             super().__delitem__(token)
 
+    execute = fakesnow.cursor.FakeSnowflakeCursor.execute
+    by_id: dict[str, Any] = {}
+
+    def execute_with_sessions(self: Any, command: str, *a: Any, **k: Any) -> Any:
+        conn = self._conn
+        session = getattr(conn, "_claims_session_id", None)
+        if session is None:
+            session = conn._claims_session_id = uuid.uuid4().hex
+            by_id[session] = conn
+        command = re.sub(r"current_session\(\)", f"'{session}'", command, flags=re.IGNORECASE)
+        aborted = re.search(r"system\$abort_session\('([0-9a-f]+)'\)", command, re.IGNORECASE)
+        if aborted:
+            victim = by_id.pop(aborted.group(1), None)
+            if victim is not None:
+                victim.close()
+            command = "select 'session aborted' as status"
+        return execute(self, command, *a, **k)
+
+    mp.setattr(fakesnow.cursor.FakeSnowflakeCursor, "execute", execute_with_sessions)
     mp.setattr(fakesnow.copy_into, "stage_url_from_var", stage_url)
     mp.setattr(fakesnow.copy_into, "_source_glob", glob_with_pattern)
     mp.setattr(fakesnow.cursor, "copy_into", copy_without_pattern)

@@ -33,7 +33,7 @@ COMMAND_FORMS = [
     )
 ]
 # Snowflake functions sqlglot does not model.
-KNOWN_FUNCTIONS = {"is_role_in_session", "infer_schema"}
+KNOWN_FUNCTIONS = {"is_role_in_session", "infer_schema", "system$abort_session"}
 DUCKDB_ONLY = re.compile(
     r"//|\b(hugeint|to_months|to_days|read_parquet|read_csv\w*|struct_pack|list_value|"
     r"list_\w+|epoch_ms|regexp_matches|strftime|strptime|string_split|generate_series|"

@@ -276,6 +276,36 @@ def test_a_second_writer_waits_for_the_lease_and_a_dead_writers_lease_expires(wa
         assert writer.holder != holder
 
 
+def test_a_writer_that_dies_inside_a_commit_is_aborted_once_its_lease_expires(warehouse, lake):
+    """A killed run's commit transaction stays open with its session (Snowflake keeps a detached
+    session for hours), holding the COMMIT_LOCK row: the next writer aborts that session when
+    the lease has expired, the dead commit rolls back, and the batch loads exactly once."""
+    path = "CLAIMS/PLAN/LOAD00000001.csv"
+    batch = lake.batch("b1", [file_entry(path, 2)], [plan_rows(path, "b1", ["P1", "P2"])])
+    with warehouse.writer() as writer:
+        writer.ensure(warehouse.contracts)
+    # The dying run: claims the lease, begins its commit and inserts its ledger rows, then its
+    # process is killed: no rollback, no close, the session stays.
+    dead = warehouse.connect().__enter__()
+    cursor = dead.cursor()
+    cursor.execute(warehouse._sql("writer_claim"), {"holder": "killed-run", "lease_s": 1})
+    for statement in sf.statements(sf.sql_text("commit_begin", **warehouse.lake.identifiers)):
+        cursor.execute(statement, {"holder": "killed-run", "lease_s": 1})
+    cursor.execute(
+        f"insert into {warehouse.lake.database}.AUDIT.BATCHES (_batch_id) values ('killed')"
+    )
+    late = sf.SnowflakeWarehouse(warehouse.lake, warehouse.connect, poll_s=0.1, wait_s=10)
+    summary = _commit(late, batch)
+    assert summary.rows_by_table["plan"] == 2
+    assert _count(warehouse, "silver.plan") == 2
+    assert _count(warehouse, "audit.file_ledger") == 1
+    assert late.read_rows(
+        f"select _batch_id from {warehouse.lake.database}.audit.batches order by _batch_id"
+    ) == [{"_batch_id": "b1"}]
+    with pytest.raises(Exception):  # noqa: B017 - the aborted session is gone, however it says so
+        dead.cursor().execute("select 1")
+
+
 def test_every_statement_is_snowflake_sql():
     lake = sf.SnowflakeLake(database="CLAIMS", lake_url="s3://claims-lake/silver/")
     found = []

@@ -18,6 +18,7 @@ create table if not exists ${database}.${audit_schema}.COMMIT_LOCK (
 );
 alter table ${database}.${audit_schema}.COMMIT_LOCK add column if not exists holder varchar;
 alter table ${database}.${audit_schema}.COMMIT_LOCK add column if not exists expires_at timestamp_ntz;
+alter table ${database}.${audit_schema}.COMMIT_LOCK add column if not exists holder_session varchar;
 insert into ${database}.${audit_schema}.COMMIT_LOCK (lock_name, locked_at)
     select 'silver', sysdate()
     where not exists (select 1 from ${database}.${audit_schema}.COMMIT_LOCK);

@@ -1,5 +1,8 @@
--- Take (or renew) the single-writer lease: free, expired (its holder died or hung) or ours.
+-- Take the single-writer lease: free, expired (its holder died or hung) or ours. The session is
+-- recorded so that the next writer can abort it if it died inside a commit: Snowflake keeps a
+-- disconnected session's open transaction, and the locks it holds, for hours.
 update ${database}.${audit_schema}.COMMIT_LOCK
-set holder = %(holder)s, locked_at = sysdate(), expires_at = dateadd(second, %(lease_s)s, sysdate())
+set holder = %(holder)s, holder_session = to_varchar(current_session()), locked_at = sysdate(),
+    expires_at = dateadd(second, %(lease_s)s, sysdate())
 where lock_name = 'silver'
     and (holder is null or holder = %(holder)s or expires_at < sysdate());
