@@ -55,24 +55,27 @@ def _ledger(argv: Sequence[str]) -> int:
         list(argv)
     )
     from claims_platform.environment import get_settings
-    from claims_platform.warehouse.duckdb import connect, open_changes
+    from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
+    from claims_platform.warehouse.choice import warehouse_for
 
     settings = get_settings()
-    if not settings.duckdb_path.exists():
-        print(f"no warehouse yet at {settings.duckdb_path}")
+    warehouse = warehouse_for(settings)
+    if not warehouse.exists():
+        where = f" at {settings.duckdb_path}" if warehouse.kind == "duckdb" else ""
+        print(f"no warehouse yet{where}")
         return 0
-    con = connect(settings.duckdb_path, read_only=True)
-    try:
-        rows = con.execute(
-            "SELECT table_name, status, count(*), sum(rows_loaded), sum(rows_rejected) "
-            "FROM audit.file_ledger GROUP BY ALL ORDER BY ALL"
-        ).fetchall()
-        changed = open_changes(con)
-    finally:
-        con.close()
+    rows = warehouse.read_rows(
+        "SELECT table_name, status, count(*) AS files, sum(rows_loaded) AS loaded, "
+        f"sum(rows_rejected) AS rejected FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} "
+        "GROUP BY table_name, status ORDER BY table_name, status"
+    )
+    changed = warehouse.open_changes()
     print(f"{'table':<14}{'status':<13}{'files':>7}{'rows':>10}{'rejected':>10}")
-    for table, status, files, loaded, rejected in rows:
-        print(f"{table:<14}{status:<13}{files:>7}{loaded or 0:>10}{rejected or 0:>10}")
+    for r in rows:
+        print(
+            f"{r['table_name']:<14}{r['status']:<13}{r['files']:>7}"
+            f"{r['loaded'] or 0:>10}{r['rejected'] or 0:>10}"
+        )
     if changed:
         print(
             f"{len(changed)} processed file(s) changed in place since they were loaded "

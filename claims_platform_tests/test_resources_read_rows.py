@@ -1,4 +1,4 @@
-"""`PlatformResource.read_rows`, the read-only query the actuarial pictures use, in each
+"""`PlatformResource.read_rows` (the environment's Warehouse.read_rows), the read-only query the actuarial pictures use, in each
 environment: the DuckDB file locally, Snowflake in prod (the real connector, answered by fakesnow
 in-process, as the other Snowflake tests do; the SQL and `?` binding are the production ones)."""
 
@@ -26,6 +26,21 @@ def _create(execute) -> None:
         execute("insert into gold.mart_ibnr values (?, ?, ?)", row)
 
 
+def _private_key(path: Path, passphrase: str) -> Path:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase.encode()),
+        )
+    )
+    return path
+
+
 def test_read_rows_locally_reads_the_duckdb_file(tmp_path: Path, monkeypatch):
     database = tmp_path / "warehouse.duckdb"
     con = duckdb.connect(str(database))
@@ -45,6 +60,13 @@ def test_read_rows_in_prod_queries_snowflake(tmp_path: Path, monkeypatch):
     for name, value in {
         "CLAIMS_ENV": "prod",
         "CLAIMS_DATA_DIR": str(tmp_path),
+        # The Snowflake warehouse stages batches from the S3 lake (nothing is read from it here).
+        "CLAIMS_LAKE_URI": "s3://claims-lake/lake",
+        "CLAIMS_KMS_KEY_ID": "alias/claims-lake",
+        # Key-pair authentication, as in production: dagster-snowflake's SnowflakeResource
+        # (orchestration/snowflake.py) reads the key before fakesnow answers the connection.
+        "SNOWFLAKE_PRIVATE_KEY_PATH": str(_private_key(tmp_path / "rsa_key.p8", "test-only")),
+        "SNOWFLAKE_PRIVATE_KEY_PASSPHRASE": "test-only",
         "CLAIMS_TOKENIZATION_KEY": "k" * 32,
         "SNOWFLAKE_ACCOUNT": "acme-claims",
         "SNOWFLAKE_USER": "DAGSTER",

@@ -15,22 +15,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
-import duckdb
 from dagster_pyspark import LazyPySparkResource
 
 from claims_platform.bronze.landing import Landing, landing_for
 from claims_platform.deploy.glue import GlueJobSettings
 from claims_platform.dms.io import join_uri
-from claims_platform.environment import (
-    ConfigurationError,
-    Settings,
-    get_settings,
-    snowflake_connection_params,
-    snowflake_database,
-)
+from claims_platform.environment import ConfigurationError, Settings, get_settings
+from claims_platform.orchestration.snowflake import snowflake_connections
 from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest, BatchResult, JobReport
 from claims_platform.silver.spark import ensure_java, silver_spark_conf
-from claims_platform.warehouse.duckdb import connect, warehouse_lock
+from claims_platform.warehouse.base import BatchOutput, Warehouse
+from claims_platform.warehouse.choice import warehouse_for
+from claims_platform.warehouse.duckdb import DuckDBWarehouse
 
 
 class PlatformResource(dg.ConfigurableResource):
@@ -52,46 +48,31 @@ class PlatformResource(dg.ConfigurableResource):
     def landing(self) -> Landing:
         return landing_for(self.settings().landing_uri, s3_client=self.s3_client)
 
-    @contextmanager
-    def writer(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """Exclusive write access to the warehouse; other writers (runs, CLI) wait for it."""
-        s = self.settings()
-        with warehouse_lock(s.lock_path):
-            con = connect(s.duckdb_path)
-            try:
-                yield con
-            finally:
-                con.close()
+    def warehouse(self) -> Warehouse:
+        """The warehouse of the environment (warehouse.choice): the DuckDB file locally,
+        Snowflake in branch and prod. Everything that reads or writes silver, the ledger or gold
+        goes through it. Snowflake connections come from dagster-snowflake's SnowflakeResource."""
+        settings = self.settings()
+        if settings.env == "local":
+            return warehouse_for(settings)
+        return warehouse_for(settings, snowflake_connections(settings))
 
     @contextmanager
     def warehouse_lock(self) -> Iterator[None]:
-        with warehouse_lock(self.settings().lock_path):
+        """What a dbt build holds: locally the DuckDB file's writer lock (dbt-duckdb opens the
+        file itself, and DuckDB allows one writing process); Snowflake keeps concurrent
+        sessions apart itself, so nothing there."""
+        warehouse = self.warehouse()
+        if isinstance(warehouse, DuckDBWarehouse):
+            with warehouse.lock():
+                yield
+        else:
             yield
 
     def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Rows of a read-only query (`?` placeholders, lower-case column names) on the
-        warehouse gold is built in: the DuckDB file locally, Snowflake in branch and prod."""
-        settings = self.settings()
-        if settings.env == "local":
-            con = connect(settings.duckdb_path, read_only=True)
-            try:
-                cursor = con.execute(sql, list(params))
-                names = [d[0].lower() for d in cursor.description]
-                return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-            finally:
-                con.close()
-        import snowflake.connector  # seconds to import: only where Snowflake is the warehouse
-
-        connection = snowflake.connector.connect(
-            **snowflake_connection_params(), database=snowflake_database(), paramstyle="qmark"
-        )
-        try:
-            cursor = connection.cursor()
-            cursor.execute(sql, list(params))
-            names = [d[0].lower() for d in cursor.description]
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        finally:
-            connection.close()
+        """Rows of a read-only query (`?` placeholders, DuckDB's dialect, lower-case column
+        names) on the warehouse gold is built in (Warehouse.read_rows)."""
+        return self.warehouse().read_rows(sql, params)
 
 
 @dataclass(frozen=True)
@@ -104,6 +85,18 @@ class SilverBatch:
     job_results: tuple[dg.MaterializeResult | dg.AssetCheckResult, ...] = ()
     # Where the job ran (engine, Spark session or Glue job), for the materialisations.
     engine: dict[str, str] = field(default_factory=dict)
+    # The batch's folder under the S3 lake (`batches/<batch_id>`), where Snowflake's stage reads
+    # the parts; None when the lake is a local directory.
+    lake_location: str | None = None
+
+    def output(self) -> BatchOutput:
+        """The batch as the warehouse commits it."""
+        return BatchOutput(self.result.batch_id, self.local_dir, self.lake_location)
+
+
+def lake_location(settings: Settings, batch_id: str) -> str | None:
+    """Where a batch's output lies under the lake root (publish_batch, the Glue job's output)."""
+    return f"batches/{batch_id}" if settings.lake_is_s3 else None
 
 
 def results_from_report(
@@ -237,7 +230,13 @@ class LocalSparkSilverRunner(SilverRunner):
             "spark_master": spark.sparkContext.master,
             "spark_app_id": spark.sparkContext.applicationId,
         }
-        return SilverBatch(result, batch_dir, results_from_report(batch_report(result)), engine)
+        return SilverBatch(
+            result,
+            batch_dir,
+            results_from_report(batch_report(result)),
+            engine,
+            lake_location(settings, manifest.batch_id),
+        )
 
 
 # PipesSubprocessClient hands the Pipes bootstrap parameters over as environment variables; Glue
@@ -288,6 +287,7 @@ class LocalPipesSilverRunner(SilverRunner):
             batch_dir,
             tuple(invocation.get_results(implicit_materializations=False)),
             {"engine": "spark", "launched_as": "subprocess through Dagster Pipes"},
+            lake_location(settings, manifest.batch_id),
         )
 
 
@@ -381,6 +381,7 @@ class GlueSilverRunner(SilverRunner):
             batch_dir,
             tuple(invocation.get_results(implicit_materializations=False)),
             {"engine": "aws-glue", "glue_job_name": self.job_name},
+            lake_location(settings, manifest.batch_id),
         )
 
     def _download(self, prefix_uri: str, target: Path) -> None:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import duckdb
-
 from claims_platform.quality.results import SAMPLE_ROWS, jsonable
 from claims_platform.quality.sql import ident
 from claims_platform.quality.suites import Expectation, TableSuite
+from claims_platform.warehouse.base import WarehouseReader
 
 PUSHDOWN_TYPES = frozenset(
     {
@@ -65,7 +64,7 @@ def _domain_sql(e: Expectation) -> str:
 
 
 def evaluate(
-    con: duckdb.DuckDBPyConnection,
+    reader: WarehouseReader,
     suite: TableSuite,
     expectations: list[Expectation],
     batch_id: str,
@@ -74,27 +73,27 @@ def evaluate(
     expectations that failed). One query counts every expectation; one more per failure
     locates its first rows."""
     rows = f"WITH batch_rows AS ({suite.rows_sql})"
-    counts = ["count(*)"]
-    for e in expectations:
-        counts.append(f"count(*) FILTER (WHERE {_domain_sql(e)} AND ({unexpected_sql(e)}))")
-        counts.append(f"count(*) FILTER (WHERE {_domain_sql(e)})")
-    [totals] = con.execute(
-        f"{rows} SELECT {', '.join(counts)} FROM batch_rows", [batch_id]
-    ).fetchall()
+    counts = ["count(*) AS _qc_rows"]
+    for i, e in enumerate(expectations):
+        counts.append(
+            f"count(*) FILTER (WHERE {_domain_sql(e)} AND ({unexpected_sql(e)})) AS _qc_u{i}"
+        )
+        counts.append(f"count(*) FILTER (WHERE {_domain_sql(e)}) AS _qc_c{i}")
+    [row] = reader.read_rows(f"{rows} SELECT {', '.join(counts)} FROM batch_rows", [batch_id])
+    totals = list(row.values())
     failed: dict[str, tuple[int, int, list[dict[str, Any]]]] = {}
     for i, e in enumerate(expectations):
         unexpected, checked = totals[1 + 2 * i], totals[2 + 2 * i]
         if not unexpected:
             continue
         sample_columns = list(suite.sample_columns)
-        cursor = con.execute(
+        found = reader.read_rows(
             f"{rows} SELECT {', '.join(ident(c) for c in sample_columns)} FROM batch_rows "
             f"WHERE {_domain_sql(e)} AND ({unexpected_sql(e)}) LIMIT {SAMPLE_ROWS}",
             [batch_id],
         )
         samples = [
-            {c: jsonable(v) for c, v in zip(sample_columns, r, strict=True)}
-            for r in cursor.fetchall()
+            {c: jsonable(v) for c, v in zip(sample_columns, r.values(), strict=True)} for r in found
         ]
         failed[e.rule] = (unexpected, checked, samples)
     return totals[0], failed

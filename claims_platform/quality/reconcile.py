@@ -1,6 +1,7 @@
-"""Reconciliation, quarantine, rejects and lag: plain DuckDB SQL over the warehouse.
+"""Reconciliation, quarantine, rejects and lag: read-only SQL run in the warehouse.
 
-Every function reads through the given connection and returns a `Finding` (passed, a one-line
+Every function reads through the given WarehouseReader (warehouse/base.py: DuckDB's dialect with
+`?` placeholders, transpiled where the warehouse is Snowflake) and returns a `Finding` (passed, a one-line
 description, metadata of counts, rule names, file paths and non-PHI keys), never a data value.
 """
 
@@ -10,12 +11,10 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-import duckdb
-
 from claims_platform.contracts import TableContract
 from claims_platform.quality.results import SAMPLE_ROWS, jsonable
 from claims_platform.quality.sql import BATCHES, LEDGER, REJECTS, current_state_sql, ident, silver
-from claims_platform.warehouse.duckdb import open_changes
+from claims_platform.warehouse.base import WarehouseReader
 
 MAX_LISTED_FILES = 20
 
@@ -27,15 +26,16 @@ class Finding:
     metadata: dict[str, Any] = field(default_factory=dict)
 
 
-def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list:
-    return con.execute(sql, params or []).fetchall()
+def _rows(reader: WarehouseReader, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    """The rows as tuples in the order of the select list (each column named distinctly)."""
+    return [tuple(r.values()) for r in reader.read_rows(sql, params or [])]
 
 
-def ledger_reconciles(con: duckdb.DuckDBPyConnection, contract: TableContract) -> Finding:
+def ledger_reconciles(reader: WarehouseReader, contract: TableContract) -> Finding:
     """Per file of the table: ledger rows = loaded + rejected, and silver/rejects hold exactly
     the loaded/rejected rows; no silver row comes from a file the ledger does not know."""
     rows = _rows(
-        con,
+        reader,
         f"""
         WITH files AS (
             SELECT path, status, row_count, rows_loaded, rows_rejected
@@ -50,7 +50,7 @@ def ledger_reconciles(con: duckdb.DuckDBPyConnection, contract: TableContract) -
             SELECT path FROM files UNION SELECT path FROM loaded UNION SELECT path FROM rejected
         )
         SELECT p.path, f.status, f.row_count, f.rows_loaded, f.rows_rejected,
-            coalesce(l.n, 0), coalesce(r.n, 0)
+            coalesce(l.n, 0) AS in_silver, coalesce(r.n, 0) AS in_rejects
         FROM paths AS p
         LEFT JOIN files AS f USING (path)
         LEFT JOIN loaded AS l USING (path)
@@ -114,10 +114,10 @@ def ledger_reconciles(con: duckdb.DuckDBPyConnection, contract: TableContract) -
     )
 
 
-def quarantined_files(con: duckdb.DuckDBPyConnection, contract: TableContract) -> Finding:
+def quarantined_files(reader: WarehouseReader, contract: TableContract) -> Finding:
     """Quarantined files of the table; fails when the table's latest batch quarantined one."""
     rows = _rows(
-        con,
+        reader,
         f"""
         WITH latest AS (
             SELECT _batch_id FROM {LEDGER} WHERE upper(table_name) = ?
@@ -154,10 +154,10 @@ def quarantined_files(con: duckdb.DuckDBPyConnection, contract: TableContract) -
     )
 
 
-def processed_files_unchanged(con: duckdb.DuckDBPyConnection, contract: TableContract) -> Finding:
+def processed_files_unchanged(reader: WarehouseReader, contract: TableContract) -> Finding:
     """Open records of processed files of the table that changed in place afterwards
     (audit.file_changes); fails while one is open. Their first version stays loaded, once."""
-    changes = open_changes(con, contract.name)
+    changes = reader.open_changes(contract.name)
     meta: dict[str, Any] = {"changed_files_open": len(changes)}
     if changes:
         meta["files"] = [
@@ -174,16 +174,19 @@ def processed_files_unchanged(con: duckdb.DuckDBPyConnection, contract: TableCon
     return Finding(True, f"no processed file of {contract.name} changed since it was loaded", meta)
 
 
-def rejects_by_rule(con: duckdb.DuckDBPyConnection) -> Finding:
+def rejects_by_rule(reader: WarehouseReader) -> Finding:
     """Rejected rows by table and rule, in all and in the newest batch (which must have none)."""
-    latest_rows = _rows(con, f"SELECT _batch_id FROM {BATCHES} ORDER BY committed_at DESC LIMIT 1")
+    latest_rows = _rows(
+        reader, f"SELECT _batch_id FROM {BATCHES} ORDER BY committed_at DESC LIMIT 1"
+    )
     latest = latest_rows[0][0] if latest_rows else None
     by_rule = _rows(
-        con,
+        reader,
         f"""
-        SELECT table_name, rule, count(*), count(*) FILTER (WHERE _batch_id = ?)
+        SELECT table_name, rule, count(*) AS n_rows,
+            count(*) FILTER (WHERE _batch_id = ?) AS n_latest
         FROM {REJECTS}
-        GROUP BY ALL ORDER BY ALL
+        GROUP BY table_name, rule ORDER BY table_name, rule
         """,
         [latest],
     )
@@ -200,7 +203,7 @@ def rejects_by_rule(con: duckdb.DuckDBPyConnection) -> Finding:
     }
     if in_latest:
         sample = _rows(
-            con,
+            reader,
             f"""
             SELECT table_name, rule, source_file, row_number FROM {REJECTS}
             WHERE _batch_id = ? ORDER BY source_file, row_number LIMIT {SAMPLE_ROWS}
@@ -221,9 +224,9 @@ def rejects_by_rule(con: duckdb.DuckDBPyConnection) -> Finding:
     return Finding(True, f"no rows rejected in the latest batch; {total} rejected in all", meta)
 
 
-def _gold_columns(con: duckdb.DuckDBPyConnection, model: str) -> set[str] | None:
+def _gold_columns(reader: WarehouseReader, model: str) -> set[str] | None:
     cols = _rows(
-        con,
+        reader,
         "SELECT column_name FROM information_schema.columns "
         "WHERE table_schema = 'gold' AND table_name = ?",
         [model],
@@ -231,31 +234,33 @@ def _gold_columns(con: duckdb.DuckDBPyConnection, model: str) -> set[str] | None
     return {c[0] for c in cols} or None
 
 
-def reconciles_with_silver(con: duckdb.DuckDBPyConnection, contract: TableContract) -> Finding:
+def reconciles_with_silver(reader: WarehouseReader, contract: TableContract) -> Finding:
     """Keys existing in the silver current state = current gold rows, key by key."""
     assert contract.gold is not None and contract.gold.model
     model = contract.gold.model
     keys = [contract.column(k).silver_name for k in contract.primary_key]
-    columns = _gold_columns(con, model)
+    columns = _gold_columns(reader, model)
     if columns is None:
         return Finding(False, f"gold.{model} does not exist", {"gold_rows": 0})
     current = "WHERE is_current" if contract.gold.kind == "scd2" else ""
     key_list = ", ".join(ident(k) for k in keys)
     on = " AND ".join(f"s.{ident(k)} IS NOT DISTINCT FROM g.{ident(k)}" for k in keys)
     k0 = ident(keys[0])
-    silver_rows, gold_rows, missing, unexpected, duplicated = con.execute(
+    [(silver_rows, gold_rows, missing, unexpected, duplicated)] = _rows(
+        reader,
         f"""
         WITH s AS (SELECT DISTINCT {key_list} FROM ({current_state_sql(contract.silver_table, keys)})),
         g AS (SELECT {key_list} FROM gold.{ident(model)} {current}),
         gk AS (SELECT DISTINCT {key_list} FROM g)
         SELECT
-            (SELECT count(*) FROM s),
-            (SELECT count(*) FROM g),
-            (SELECT count(*) FROM s LEFT JOIN gk AS g ON {on} WHERE g.{k0} IS NULL),
-            (SELECT count(*) FROM gk AS g LEFT JOIN s ON {on} WHERE s.{k0} IS NULL),
-            (SELECT count(*) FROM g) - (SELECT count(*) FROM gk)
-        """
-    ).fetchall()[0]
+            (SELECT count(*) FROM s) AS silver_rows,
+            (SELECT count(*) FROM g) AS gold_rows,
+            (SELECT count(*) FROM s LEFT JOIN gk AS g ON {on} WHERE g.{k0} IS NULL) AS missing,
+            (SELECT count(*) FROM gk AS g LEFT JOIN s ON {on} WHERE s.{k0} IS NULL)
+                AS unexpected,
+            (SELECT count(*) FROM g) - (SELECT count(*) FROM gk) AS duplicated
+        """,
+    )
     meta = {
         "silver_current_keys": silver_rows,
         "gold_rows": gold_rows,
@@ -275,7 +280,7 @@ def reconciles_with_silver(con: duckdb.DuckDBPyConnection, contract: TableContra
 
 
 def lag_behind_landing(
-    con: duckdb.DuckDBPyConnection,
+    reader: WarehouseReader,
     contract: TableContract,
     gold_built_at: dt.datetime | None,
     max_lag: dt.timedelta,
@@ -285,16 +290,18 @@ def lag_behind_landing(
     Gold reflects the files the ledger recorded before gold was last built; the lag is the newest
     `last_change_at` of all processed files minus the newest of those reflected.
     """
-    newest, reflected, pending = con.execute(
+    [(newest, reflected, pending)] = _rows(
+        reader,
         f"""
-        SELECT max(last_change_at),
-            max(last_change_at) FILTER (WHERE ?::TIMESTAMP IS NOT NULL AND processed_at <= ?),
-            count(*) FILTER (WHERE ?::TIMESTAMP IS NULL OR processed_at > ?)
+        SELECT max(last_change_at) AS newest,
+            max(last_change_at) FILTER (WHERE ?::TIMESTAMP IS NOT NULL AND processed_at <= ?)
+                AS reflected,
+            count(*) FILTER (WHERE ?::TIMESTAMP IS NULL OR processed_at > ?) AS pending
         FROM {LEDGER}
         WHERE upper(table_name) = ? AND status = 'processed'
         """,
         [gold_built_at, gold_built_at, gold_built_at, gold_built_at, contract.name],
-    ).fetchall()[0]
+    )
     meta: dict[str, Any] = {
         "newest_change_landed": jsonable(newest) or "none",
         "newest_change_in_gold": jsonable(reflected) or "none",

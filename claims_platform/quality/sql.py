@@ -67,4 +67,4 @@ def newest_batch_sql(table: str) -> str:
 def warehouse_version_sql() -> str:
     """The silver and audit state as one value (no parameters): every write to them commits a
     batch, so the number of committed batches and the newest one name the state."""
-    return f"SELECT count(*), arg_max(_batch_id, committed_at) FROM {BATCHES}"
+    return f"SELECT count(*) AS batches, arg_max(_batch_id, committed_at) AS newest FROM {BATCHES}"

@@ -7,8 +7,13 @@ costs (DESIGN principle 6). The few facts that need other rows (a change id nami
 landed row loaded once, a parent change present, claim totals against the current lines) are
 computed by DuckDB over the table for the batch's keys only, and arrive as `_qc_*` columns.
 
-GX runs with an ephemeral context on a pandas DataFrame read from DuckDB through Arrow (decimals
-stay `Decimal`, so money rules compare exactly). Results keep counts and rule names; a failing row
+Where the rows are read depends on the warehouse (warehouse/base.py WarehouseReader). The
+expectations SQL states exactly (quality/pushdown.py) run as SQL in the warehouse: on DuckDB the
+blocking checks' (gold waits for them, and a GX import costs seconds), on Snowflake every one of
+them, so what Snowflake evaluates stays in Snowflake. The rest (the contract rules, which are
+Python predicates, and the table-shape expectations) run in GX with an ephemeral context on a
+pandas DataFrame of the batch: from DuckDB through Arrow (decimals stay `Decimal`, so money rules
+compare exactly); from Snowflake through the reader's rows, one batch, not the table. Results keep counts and rule names; a failing row
 is named by its non-PHI key columns and its file and row position, never by its values: GX's
 `partial_unexpected_list` (values) is never read.
 """
@@ -19,13 +24,12 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
 from claims_platform.quality import pushdown
 from claims_platform.quality.names import BLOCKING
 from claims_platform.quality.results import SAMPLE_ROWS, jsonable
 from claims_platform.quality.sql import newest_batch_sql
 from claims_platform.quality.suites import TableSuite
+from claims_platform.warehouse.base import WarehouseReader
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,17 +75,21 @@ class SuiteRun:
     outcomes: dict[str, CheckOutcome]
 
 
-def newest_batch(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
-    rows = con.execute(newest_batch_sql(table)).fetchall()
-    return rows[0][0] if rows else None
+def newest_batch(reader: WarehouseReader, table: str) -> str | None:
+    rows = reader.read_rows(newest_batch_sql(table))
+    return rows[0]["_batch_id"] if rows else None
 
 
-def read_frame(con: duckdb.DuckDBPyConnection, suite: TableSuite, batch_id: str) -> pd.DataFrame:
-    frame = (
-        con.sql(suite.rows_sql, params=[batch_id])
-        .to_arrow_table()
-        .to_pandas(integer_object_nulls=True, date_as_object=True)
-    )
+def read_frame(reader: WarehouseReader, suite: TableSuite, batch_id: str) -> pd.DataFrame:
+    read_arrow = getattr(reader, "read_arrow", None)  # DuckDB's reader has it
+    if read_arrow is not None:
+        frame = read_arrow(suite.rows_sql, [batch_id]).to_pandas(
+            integer_object_nulls=True, date_as_object=True
+        )
+    else:
+        import pandas as pd
+
+        frame = pd.DataFrame(reader.read_rows(suite.rows_sql, [batch_id]))
     # pandas 3 reads Arrow strings as the `str` dtype, which GX's type expectations do not know;
     # object columns are checked value by value (`str`).
     strings = [c for c in frame.columns if str(frame[c].dtype) in ("str", "string")]
@@ -115,7 +123,7 @@ def _gx_expectation(spec: Any) -> Any:
 
 
 def run_suite(
-    con: duckdb.DuckDBPyConnection,
+    reader: WarehouseReader,
     suite: TableSuite,
     checks: set[str] | None = None,
     *,
@@ -127,17 +135,20 @@ def run_suite(
     outcomes = {c: CheckOutcome(c) for c in sorted({e.check for e in wanted})}
     for e in wanted:
         outcomes[e.check].expectations += 1
-    batch_id = newest_batch(con, suite.table.name)
+    batch_id = newest_batch(reader, suite.table.name)
     if batch_id is None or not wanted:
         return SuiteRun(batch_id, 0, outcomes)
-    # The blocking checks' expectations run as SQL in the warehouse (quality/pushdown.py): gold
-    # waits for them, and a GX import costs seconds.
+    # SQL in the warehouse where SQL states the expectation (quality/pushdown.py): on DuckDB the
+    # blocking checks' (gold waits for them, and a GX import costs seconds), on Snowflake all.
+    everywhere = reader.kind == "snowflake"
     in_sql = [
         e
         for e in wanted
-        if pushdown_blocking and e.check in BLOCKING and e.type in pushdown.PUSHDOWN_TYPES
+        if pushdown_blocking
+        and (everywhere or e.check in BLOCKING)
+        and e.type in pushdown.PUSHDOWN_TYPES
     ]
-    rows, failed = pushdown.evaluate(con, suite, in_sql, batch_id)
+    rows, failed = pushdown.evaluate(reader, suite, in_sql, batch_id)
     for e in in_sql:
         if e.rule in failed:
             unexpected, checked, samples = failed[e.rule]
@@ -145,7 +156,7 @@ def run_suite(
     wanted = [e for e in wanted if e not in in_sql]
     if not wanted or rows == 0:
         return SuiteRun(batch_id, rows, outcomes)
-    frame = read_frame(con, suite, batch_id)
+    frame = read_frame(reader, suite, batch_id)
     if frame.empty:
         return SuiteRun(batch_id, 0, outcomes)
 

@@ -1,8 +1,8 @@
 """Replaying quarantined files: read them again once fixed or re-delivered, exactly once.
 
 A quarantined file loaded no row, so reading it again cannot double anything; the commit replaces
-its ledger row only while it is still quarantined (warehouse/duckdb.py, warehouse/snowflake.py), so two replays at once load it
-once, and a file that reached `processed` is never read again. The attempts (with the quarantine
+its ledger row only while it is still quarantined (warehouse/base.py's guarantees), so two
+replays at once load it once, and a file that reached `processed` is never read again. The attempts (with the quarantine
 reasons) stay in `audit.file_attempts`.
 
 Two ways in, one mechanism (the silver step's `replay` config):
@@ -24,67 +24,47 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable, Iterable, Sequence
 
+from claims_platform.warehouse.base import QueryError, Warehouse
 from claims_platform.warehouse.ledger import REPLAY_ALL
 
 
-def _ledger_status(paths: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+def _warehouse() -> Warehouse:
     from claims_platform.environment import get_settings
-    from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
-    from claims_platform.warehouse.duckdb import connect
+    from claims_platform.warehouse.choice import warehouse_for
 
-    settings = get_settings()
-    if not settings.duckdb_path.exists():
+    return warehouse_for(get_settings())
+
+
+def _ledger_status(paths: Iterable[str]) -> dict[str, tuple[str, str | None]]:
+    from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
+
+    warehouse = _warehouse()
+    if not warehouse.exists():
         return {}
-    con = connect(settings.duckdb_path, read_only=True)
+    wanted = sorted(set(paths))
+    sql = f"SELECT path, status, reason FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}"
+    if REPLAY_ALL in wanted:
+        wanted = []
+    elif wanted:
+        # A placeholder per path (a few named on the command line): plain SQL in any dialect.
+        sql += f" WHERE path IN ({', '.join('?' for _ in wanted)})"
+    else:
+        return {}
     try:
-        has_ledger = con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ?",
-            [LEDGER_SCHEMA, LEDGER_TABLE],
-        ).fetchone()[0]
-        if not has_ledger:
-            return {}
-        rows = con.execute(
-            f"SELECT path, status, reason, table_name FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}"
-        ).fetchall()
-    finally:
-        con.close()
-    wanted = set(paths)
-    return {
-        p: (status, reason)
-        for p, status, reason, _table in rows
-        if REPLAY_ALL in wanted or p in wanted
-    }
+        rows = warehouse.read_rows(sql, wanted)
+    except QueryError:  # a warehouse without a ledger yet: nothing was ever read
+        return {}
+    return {r["path"]: (r["status"], r["reason"]) for r in rows}
 
 
 def _open_changes() -> dict[str, str]:
     """path → reason of every processed file changed in place whose record is still open."""
-    from claims_platform.environment import get_settings
-    from claims_platform.warehouse.duckdb import connect, open_changes
-
-    settings = get_settings()
-    if not settings.duckdb_path.exists():
-        return {}
-    con = connect(settings.duckdb_path, read_only=True)
-    try:
-        return {c.path: c.reason for c in open_changes(con)}
-    finally:
-        con.close()
+    return {c.path: c.reason for c in _warehouse().open_changes()}
 
 
 def _acknowledge(paths: Sequence[str], every: bool) -> int:
-    from claims_platform.environment import get_settings
-    from claims_platform.warehouse.duckdb import acknowledge_changes, connect, warehouse_lock
-
-    settings = get_settings()
-    closed: list[str] = []
-    if settings.duckdb_path.exists():
-        with warehouse_lock(settings.lock_path):
-            con = connect(settings.duckdb_path)
-            try:
-                closed = acknowledge_changes(con, paths, every=every)
-            finally:
-                con.close()
+    warehouse = _warehouse()
+    closed = warehouse.acknowledge_changes(paths, every=every) if warehouse.exists() else []
     for p in closed:
         print(f"{p}: change acknowledged (its first version stays loaded; nothing was read)")
     for p in sorted(set(paths) - set(closed)):

@@ -17,13 +17,22 @@ The guarantees every implementation keeps (DESIGN principle 4, CONTRACT §3):
   writer's claim is released by the system (OS file lock; Snowflake transaction), never by a person.
 - No PHI value leaves through this interface into logs or metadata: what comes back is counts,
   paths, table and column names, reasons.
+
+Read-only users (quality checks, reconciliation, the CLI) need only a `WarehouseReader`: `kind`,
+`read_rows` (DuckDB's dialect, `?` placeholders, a `QueryError` naming the error type when a
+query fails) and `open_changes`. Every Warehouse is one. `reading(warehouse)` gives the reader a
+check uses for several queries that must see one state: an implementation that needs more than
+itself for that provides a `reading()` method (DuckDB: the writer lock and one read-only
+connection, since DuckDB opens no reader while another process writes the file).
+`ledger_paths(reader, paths)` asks the ledger about listed paths with plain placeholders, so
+it needs nothing of an implementation beyond `read_rows`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -76,6 +85,11 @@ class FileChange:
 
 class BatchConflict(RuntimeError):
     """Another batch committed some of these files first; nothing of this batch was written."""
+
+
+class QueryError(RuntimeError):
+    """A read-only query the warehouse could not run. The message is the driver's error type
+    (`CatalogException`, `ProgrammingError`), never its text, which may quote a value."""
 
 
 class Listed(Protocol):
@@ -136,10 +150,24 @@ class WarehouseWriter(Protocol):
         ...
 
 
-class Warehouse(Protocol):
-    """The warehouse of one environment."""
+class WarehouseReader(Protocol):
+    """Read-only queries: what the quality checks and reconciliation need (quality/*.py)."""
 
     kind: WarehouseKind
+
+    def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows (lower-case column names) of a read-only query written in DuckDB's dialect with
+        `?` placeholders; the Snowflake implementation transpiles it (sqlglot). Give every
+        selected expression a distinct name: rows are dicts. Raises QueryError."""
+        ...
+
+    def open_changes(self, table: str | None = None) -> list[FileChange]:
+        """Open records of processed files changed in place (all tables, or contract `table`)."""
+        ...
+
+
+class Warehouse(WarehouseReader, Protocol):
+    """The warehouse of one environment."""
 
     def writer(self) -> AbstractContextManager[WarehouseWriter]:
         """Wait for and hold the single-writer claim; released on exit or when the holder dies."""
@@ -149,22 +177,44 @@ class Warehouse(Protocol):
         """Whether the warehouse has been created (a check run before any load finds none)."""
         ...
 
-    def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Rows (lower-case column names) of a read-only query written in DuckDB's dialect with
-        `?` placeholders; the Snowflake implementation transpiles it (sqlglot)."""
-        ...
-
     def ledger_totals(self) -> dict[str, LedgerTotals]: ...
 
     def quarantined_files(self) -> list[tuple[str, str, str | None]]:
         """(path, table, reason) of every file whose latest attempt was quarantined."""
         ...
 
-    def open_changes(self, table: str | None = None) -> list[FileChange]: ...
-
     def acknowledge_changes(self, paths: Sequence[str], every: bool = False) -> list[str]:
         """Close the open changes of `paths` (or all); the paths closed. Takes the writer claim."""
         ...
+
+
+def reading(warehouse: Warehouse) -> AbstractContextManager[WarehouseReader]:
+    """A reader whose queries see one state of the warehouse (no batch commits between them):
+    a check reads several tables and compares them. An implementation whose separate queries
+    could see different states, or cannot read while a writer works, provides `reading()`
+    (DuckDB: the writer lock and one read-only connection); otherwise the warehouse itself."""
+    own = getattr(warehouse, "reading", None)
+    return own() if own is not None else nullcontext(warehouse)
+
+
+def ledger_paths(reader: WarehouseReader, paths: Iterable[str], chunk: int = 500) -> set[str]:
+    """Those of `paths` the ledger holds: a placeholder per path, `chunk` paths a query, so the
+    statement is plain SQL in every dialect and the ledger never comes into Python whole."""
+    from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
+
+    wanted = sorted(set(paths))
+    found: set[str] = set()
+    for i in range(0, len(wanted), chunk):
+        part = wanted[i : i + chunk]
+        found.update(
+            r["path"]
+            for r in reader.read_rows(
+                f"SELECT path FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} "
+                f"WHERE path IN ({', '.join('?' for _ in part)})",
+                part,
+            )
+        )
+    return found
 
 
 def rows_of(cursor: Any) -> Iterator[dict[str, Any]]:

@@ -25,8 +25,8 @@ import glob
 import json
 import tempfile
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,11 +56,15 @@ from claims_platform.silver.schema import (
 )
 from claims_platform.warehouse.base import (
     BatchConflict,
+    BatchOutput,
     CommitSummary,
     FileChange,
     LedgerTotals,
     Listed,
+    QueryError,
     Screening,
+    WarehouseKind,
+    rows_of,
 )
 from claims_platform.warehouse.ledger import (
     ACKNOWLEDGED,
@@ -384,33 +388,6 @@ def ledger_totals(con: duckdb.DuckDBPyConnection) -> dict[str, LedgerTotals]:
     }
 
 
-def ledger_paths(con: duckdb.DuckDBPyConnection, paths: Iterable[str]) -> set[str]:
-    """Those of `paths` the ledger holds."""
-    return {
-        path
-        for (path,) in con.execute(
-            f"SELECT path FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} "
-            "WHERE path IN (SELECT unnest(?::VARCHAR[]))",
-            [list(paths)],
-        ).fetchall()
-    }
-
-
-def newest_ledger_files(
-    con: duckdb.DuckDBPyConnection, per_table: int
-) -> dict[str, list[tuple[str, dt.datetime | None]]]:
-    """Per table, the (path, landed_at) of the `per_table` files landed last that the ledger holds."""
-    found: dict[str, list[tuple[str, dt.datetime | None]]] = {}
-    for table, path, landed_at in con.execute(
-        f"SELECT table_name, path, landed_at FROM {LEDGER_SCHEMA}.{LEDGER_TABLE} "
-        "QUALIFY row_number() OVER (PARTITION BY table_name "
-        "ORDER BY landed_at DESC NULLS LAST, path DESC) <= ?",
-        [per_table],
-    ).fetchall():
-        found.setdefault(table, []).append((path, landed_at))
-    return found
-
-
 def quarantined_files(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str | None]]:
     """(path, table, reason) of every file whose latest attempt was quarantined."""
     return con.execute(
@@ -634,3 +611,157 @@ def unclassified_columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]
         columns = [c for c in _columns(con, RESTRICTED_SCHEMA, name) if c not in keys]
         out[name.removesuffix(UNCLASSIFIED_SUFFIX)] = columns
     return out
+
+
+# ------------------------------------------------------------------------------------------
+# the Warehouse (warehouse/base.py) over the functions above
+
+
+class DuckDBReader:
+    """Read-only queries on one open connection (a WarehouseReader): what `DuckDBWarehouse.
+    reading()` yields, and what tests wrap around a connection of their own."""
+
+    kind: WarehouseKind = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        try:
+            return list(rows_of(self.con.execute(sql, list(params))))
+        except duckdb.Error as e:
+            raise QueryError(type(e).__name__) from e
+
+    def read_arrow(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """A query's result as an Arrow table (DuckDB only: GX validates a pandas frame locally,
+        and Arrow keeps decimals `Decimal` on the way)."""
+        try:
+            return self.con.sql(sql, params=list(params)).to_arrow_table()
+        except duckdb.Error as e:
+            raise QueryError(type(e).__name__) from e
+
+    def open_changes(self, table: str | None = None) -> list[FileChange]:
+        return open_changes(self.con, table)
+
+
+class DuckDBWriter(DuckDBReader):
+    """The WarehouseWriter of the DuckDB file: a read-write connection held under the lock."""
+
+    def ensure(self, contracts: Mapping[str, TableContract]) -> None:
+        ensure_warehouse(self.con, dict(contracts))
+
+    def ledger_front(self) -> LedgerFront:
+        return ledger_front(self.con)
+
+    def screen(
+        self,
+        listed: Iterable[Listed],
+        replay: Iterable[str] = (),
+        checksum: Callable[[str], str] | None = None,
+    ) -> Screening:
+        return screen_landed_files(self.con, listed, replay, checksum)
+
+    def commit(
+        self,
+        batch: BatchOutput,
+        landed_at: Mapping[str, dt.datetime | None],
+        contracts: Mapping[str, TableContract],
+    ) -> CommitSummary:
+        # The Parquet parts are read where the job (or the copy from the S3 lake) left them.
+        return commit_batch(self.con, batch.local_dir, dict(landed_at), dict(contracts))
+
+    def row_counts(self, tables: Iterable[str]) -> dict[str, int]:
+        schema_of = {rejects_table().name: RESTRICTED_SCHEMA}
+        return {
+            name: self.con.execute(
+                f"SELECT count(*) FROM {schema_of.get(name, SILVER_SCHEMA)}.{ident(name)}"
+            ).fetchone()[0]
+            for name in tables
+        }
+
+    def unclassified_columns(self) -> dict[str, list[str]]:
+        return unclassified_columns(self.con)
+
+
+class DuckDBWarehouse:
+    """The local warehouse: the DuckDB file at `path`, writers serialised by the file lock at
+    `lock_path` (Settings.duckdb_path and Settings.lock_path)."""
+
+    kind: WarehouseKind = "duckdb"
+
+    def __init__(self, path: Path, lock_path: Path) -> None:
+        self.path = Path(path)
+        self.lock_path = Path(lock_path)
+
+    def lock(self, timeout_s: float = 3600) -> AbstractContextManager[None]:
+        """The single-writer claim without a connection: for dbt, which opens the file itself."""
+        return warehouse_lock(self.lock_path, timeout_s)
+
+    @contextmanager
+    def writer(self) -> Iterator[DuckDBWriter]:
+        with warehouse_lock(self.lock_path):
+            con = connect(self.path)
+            try:
+                yield DuckDBWriter(con)
+            finally:
+                con.close()
+
+    def exists(self) -> bool:
+        return self.path.exists()
+
+    @contextmanager
+    def reading(self) -> Iterator[DuckDBReader]:
+        """One read-only connection under the lock: no batch commits between its queries, and
+        DuckDB opens no read-only connection while another process writes the file."""
+        with warehouse_lock(self.lock_path):
+            con = connect(self.path, read_only=True)
+            try:
+                yield DuckDBReader(con)
+            finally:
+                con.close()
+
+    def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self.reading() as reader:
+            return reader.read_rows(sql, params)
+
+    def read_arrow(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        with self.reading() as reader:
+            return reader.read_arrow(sql, params)
+
+    def ledger_totals(self) -> dict[str, LedgerTotals]:
+        if not self.exists():
+            return {}
+        with self.reading() as reader:
+            if not _has_table(reader.con, LEDGER_SCHEMA, LEDGER_TABLE):
+                return {}
+            return ledger_totals(reader.con)
+
+    def quarantined_files(self) -> list[tuple[str, str, str | None]]:
+        if not self.exists():
+            return []
+        with self.reading() as reader:
+            if not _has_table(reader.con, LEDGER_SCHEMA, LEDGER_TABLE):
+                return []
+            return quarantined_files(reader.con)
+
+    def open_changes(self, table: str | None = None) -> list[FileChange]:
+        if not self.exists():
+            return []
+        with self.reading() as reader:
+            return reader.open_changes(table)
+
+    def acknowledge_changes(self, paths: Sequence[str], every: bool = False) -> list[str]:
+        if not self.exists():
+            return []
+        with self.writer() as w:
+            return acknowledge_changes(w.con, paths, every=every)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )

@@ -40,7 +40,7 @@ from claims_platform.quality.pushdown import PUSHDOWN_TYPES
 from claims_platform.quality.sql import ident
 from claims_platform.quality.suites import TableSuite, table_suites
 from claims_platform.quality.validate import run_suite
-from claims_platform.warehouse.duckdb import record_changed_files
+from claims_platform.warehouse.duckdb import DuckDBReader, record_changed_files
 from claims_platform.warehouse.ledger import Processed
 from claims_platform_tests.quality import warehouse
 from claims_platform_tests.quality.warehouse import BATCH, PHI_MARKER, PROCESSED_AT
@@ -80,11 +80,13 @@ def evaluate(
     con: duckdb.DuckDBPyConnection, key: dg.AssetCheckKey, gold_built_at: dt.datetime = GOLD_BUILT
 ) -> dg.AssetCheckResult:
     if key.asset_key == REJECTS_KEY:
-        return evaluate_rejects(con)
+        return evaluate_rejects(DuckDBReader(con))
     if key.asset_key.path[0] == "silver":
-        results = evaluate_silver_table(con, SUITES[key.asset_key.path[-1]], {key.name})
+        results = evaluate_silver_table(
+            DuckDBReader(con), SUITES[key.asset_key.path[-1]], {key.name}
+        )
     else:
-        results = evaluate_gold(con, GOLD[key.asset_key], {key.name}, gold_built_at)
+        results = evaluate_gold(DuckDBReader(con), GOLD[key.asset_key], {key.name}, gold_built_at)
     [result] = results
     assert (result.asset_key, result.check_name) == (key.asset_key, key.name)
     return result
@@ -244,11 +246,13 @@ def _no_phi(result: dg.AssetCheckResult) -> None:
 
 
 def test_every_check_passes_on_valid_data(con):
-    results = [r for suite in SUITES.values() for r in evaluate_silver_table(con, suite)]
-    results.append(evaluate_rejects(con))
+    results = [
+        r for suite in SUITES.values() for r in evaluate_silver_table(DuckDBReader(con), suite)
+    ]
+    results.append(evaluate_rejects(DuckDBReader(con)))
     every = {names.RECONCILES_WITH_SILVER, names.LAG_BEHIND_LANDING}
     for contract in GOLD.values():
-        results.extend(evaluate_gold(con, contract, every, GOLD_BUILT))
+        results.extend(evaluate_gold(DuckDBReader(con), contract, every, GOLD_BUILT))
     assert {dg.AssetCheckKey(r.asset_key, r.check_name) for r in results} == set(CHECK_KEYS)
     failed = [
         f"{r.asset_key.to_user_string()}:{r.check_name}: {r.description}"
@@ -285,8 +289,8 @@ def test_blocking_checks_in_sql_report_what_great_expectations_reports(tx, key):
     suite = SUITES[key.asset_key.path[-1]]
     assert {e.type for e in suite.expectations if e.check == key.name} <= PUSHDOWN_TYPES
     BREAKERS[key.name](tx, key)
-    in_sql = run_suite(tx, suite, {key.name})
-    in_gx = run_suite(tx, suite, {key.name}, pushdown_blocking=False)
+    in_sql = run_suite(DuckDBReader(tx), suite, {key.name})
+    in_gx = run_suite(DuckDBReader(tx), suite, {key.name}, pushdown_blocking=False)
     assert in_sql.rows == in_gx.rows > 0
     assert in_sql.outcomes[key.name].failures, "the breaking case fails the check"
     # A null key of a sample row reads NaN through GX's pandas index; SQL says None.
@@ -310,7 +314,7 @@ PAYER_RULE_CASES = [
 )
 def test_each_payer_rule_is_enforced(tx, suite: TableSuite, rule: str):
     _break_rule(tx, suite, rule)
-    [result] = evaluate_silver_table(tx, suite, {names.PAYER_RULES})
+    [result] = evaluate_silver_table(DuckDBReader(tx), suite, {names.PAYER_RULES})
     assert not result.passed
     failed = result.metadata["failed_rules"].value
     assert failed == [rule], failed
@@ -320,7 +324,7 @@ def test_each_payer_rule_is_enforced(tx, suite: TableSuite, rule: str):
 def test_failing_rows_are_named_by_non_phi_keys_and_positions(tx):
     suite = SUITES["claim_line"]
     _break_rule(tx, suite, "cpt_hcpcs:procedure_code")
-    [result] = evaluate_silver_table(tx, suite, {names.PAYER_RULES})
+    [result] = evaluate_silver_table(DuckDBReader(tx), suite, {names.PAYER_RULES})
     [failure] = result.metadata["failures"].value
     assert failure["unexpected_rows"] == 1
     assert failure["sample_rows"] == [
@@ -405,7 +409,7 @@ def test_a_suite_result_is_carried_over_until_a_batch_commits(platform_env):
 
         # An edited suite is not the recorded one.
         with duckdb.connect(str(path), read_only=True) as con:
-            version = warehouse_version(con)
+            version = warehouse_version(DuckDBReader(con))
         keys = [dg.AssetCheckKey(silver_key(table), c) for c in suite.checks]
         assert set(recorded_suite_results(instance, suite, keys, version)) == set(keys)
         edited = dataclasses.replace(suite, expectations=suite.expectations[:-1])

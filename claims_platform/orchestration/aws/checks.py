@@ -15,13 +15,19 @@ from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.orchestration.quality.checks import AFTER_THE_BATCH
 from claims_platform.orchestration.resources import PlatformResource
 from claims_platform.orchestration.tables import bronze_key
-from claims_platform.warehouse.duckdb import ensure_warehouse, ledger_front, newest_ledger_files
+from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
 
 KMS_CHECK = "landing_objects_kms_encrypted"
 # Newest files per table one evaluation inspects: one HEAD each, so the cost stays bounded on a
 # landing zone of years; older files were inspected by earlier evaluations.
 MAX_FILES_CHECKED = 500
 _PATHS_SHOWN = 20
+# Per table, the files landed last that the ledger holds (one parameter: how many per table).
+NEWEST_LEDGER_FILES_SQL = f"""
+    SELECT table_name, path, landed_at FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}
+    QUALIFY row_number() OVER (
+        PARTITION BY table_name ORDER BY landed_at DESC NULLS LAST, path DESC
+    ) <= ?"""
 
 
 def build_landing_encryption_check(
@@ -62,12 +68,14 @@ def build_landing_encryption_check(
         # The newest files: those listed after the ledger's front (not loaded yet) and the
         # ledger's last loaded, not a listing of every key landed (bronze.listing).
         by_table: dict[str, dict[str, dt.datetime]] = defaultdict(dict)
-        with platform.writer() as con:
-            ensure_warehouse(con, contracts)
-            for table, files in newest_ledger_files(con, MAX_FILES_CHECKED).items():
-                by_table[table].update((p, t or dt.datetime.min) for p, t in files)
-            for landed in landing.list_files(after=ledger_front(con)):
-                by_table[landed.file.table][landed.path] = landed.modified_at
+        warehouse = platform.warehouse()
+        with warehouse.writer() as writer:
+            writer.ensure(contracts)
+            front = writer.ledger_front()
+        for row in warehouse.read_rows(NEWEST_LEDGER_FILES_SQL, [MAX_FILES_CHECKED]):
+            by_table[row["table_name"]][row["path"]] = row["landed_at"] or dt.datetime.min
+        for landed in landing.list_files(after=front):
+            by_table[landed.file.table][landed.path] = landed.modified_at
         for check_key in selected:
             newest = by_table.get(table_of[check_key.asset_key], {})
             landed = sorted(((t, p) for p, t in newest.items()), reverse=True)[:MAX_FILES_CHECKED]

@@ -12,13 +12,7 @@ from claims_platform.orchestration.ops.retries import (
 )
 from claims_platform.orchestration.resources import PlatformResource
 from claims_platform.orchestration.tables import bronze_key, column_schema, phi_tags, source_key
-from claims_platform.warehouse.base import LedgerTotals
-from claims_platform.warehouse.duckdb import (
-    ensure_warehouse,
-    ledger_front,
-    ledger_paths,
-    ledger_totals,
-)
+from claims_platform.warehouse.base import LedgerTotals, ledger_paths, reading
 
 SOURCE_GROUP = "source"
 BRONZE_GROUP = "bronze"
@@ -79,11 +73,14 @@ def build_bronze_assets(contracts: dict[str, TableContract] | None = None) -> dg
         # The ledger's totals plus the files listed after its front: a landing run pages
         # through what is new, not years of landed keys (bronze.listing). Files landed late
         # behind the front count once the reconciliation has loaded them.
-        with platform.writer() as con:
-            ensure_warehouse(con, contracts)
-            known = ledger_totals(con)
-            listed = list(platform.landing().list_files(after=ledger_front(con)))
-            recorded = ledger_paths(con, (f.path for f in listed))
+        warehouse = platform.warehouse()
+        with warehouse.writer() as writer:
+            writer.ensure(contracts)
+            front = writer.ledger_front()
+        listed = list(platform.landing().list_files(after=front))
+        with reading(warehouse) as reader:
+            recorded = ledger_paths(reader, (f.path for f in listed))
+        known = warehouse.ledger_totals()
         new = defaultdict(list)
         for landed in listed:
             if landed.path not in recorded:

@@ -3,8 +3,9 @@
 Per silver table one `multi_asset_check` op validates the table's newest batch with its contract
 suite (Great Expectations) and reconciles it with the file ledger; one check summarises the
 rejects; one op reconciles each contract's gold model with the silver current state and measures
-its lag. `evaluate_*` are the plain functions behind the ops, over a DuckDB connection, so tests
-run them on tiny tables without Dagster or Spark.
+its lag. `evaluate_*` are the plain functions behind the ops, over a WarehouseReader (the
+environment's warehouse, warehouse/base.py; the queries run in it), so tests run them on tiny
+tables without Dagster or Spark.
 """
 
 import datetime as dt
@@ -12,7 +13,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import dagster as dg
-import duckdb
 
 from claims_platform.contracts import TableContract
 from claims_platform.orchestration.quality.freshness import GOLD_MAX_LAG
@@ -23,6 +23,7 @@ from claims_platform.quality import names, reconcile
 from claims_platform.quality.reconcile import Finding
 from claims_platform.quality.sql import warehouse_version_sql
 from claims_platform.quality.suites import TableSuite, table_suites
+from claims_platform.warehouse.base import QueryError, WarehouseReader, reading
 
 QUALITY_TAGS = {"quality": "data-quality"}
 
@@ -51,13 +52,13 @@ def _guarded(key: dg.AssetKey, name: str, fn, *args) -> dg.AssetCheckResult:
     """A check that cannot read its tables fails with the error's type, not a crashed step."""
     try:
         return _from_finding(key, name, fn(*args))
-    except duckdb.Error as e:
+    except QueryError as e:
         return check_result(
             key,
             name,
             passed=False,
-            description=f"could not evaluate: {type(e).__name__} (see the step log)",
-            metadata={"error": type(e).__name__},
+            description=f"could not evaluate: {e} (see the step log)",
+            metadata={"error": str(e)},
         )
 
 
@@ -70,14 +71,14 @@ def suite_check_names(suite: TableSuite) -> list[str]:
     return [*suite.checks, *extra]
 
 
-def warehouse_version(con: duckdb.DuckDBPyConnection) -> str:
+def warehouse_version(reader: WarehouseReader) -> str:
     """The state of silver and the audit tables, as one value (see `warehouse_version_sql`)."""
-    batches, newest = con.execute(warehouse_version_sql()).fetchone()
-    return f"{batches}:{newest or 'none'}"
+    [row] = reader.read_rows(warehouse_version_sql())
+    return f"{row['batches']}:{row['newest'] or 'none'}"
 
 
 def evaluate_silver_table(
-    con: duckdb.DuckDBPyConnection,
+    reader: WarehouseReader,
     suite: TableSuite,
     wanted: set[str] | None = None,
     version: str | None = None,
@@ -91,11 +92,11 @@ def evaluate_silver_table(
     gx_checks = wanted & set(suite.checks)
     if gx_checks:
         try:
-            version = version or warehouse_version(con)
-            run = run_suite(con, suite, gx_checks)
-        except duckdb.Error as e:
+            version = version or warehouse_version(reader)
+            run = run_suite(reader, suite, gx_checks)
+        except QueryError as e:
             run = None
-            error = type(e).__name__
+            error = str(e)
         for name in sorted(gx_checks):
             if run is None:
                 results.append(
@@ -138,11 +139,15 @@ def evaluate_silver_table(
             )
     if names.LEDGER_RECONCILES in wanted:
         results.append(
-            _guarded(key, names.LEDGER_RECONCILES, reconcile.ledger_reconciles, con, suite.contract)
+            _guarded(
+                key, names.LEDGER_RECONCILES, reconcile.ledger_reconciles, reader, suite.contract
+            )
         )
     if names.QUARANTINED_FILES in wanted:
         results.append(
-            _guarded(key, names.QUARANTINED_FILES, reconcile.quarantined_files, con, suite.contract)
+            _guarded(
+                key, names.QUARANTINED_FILES, reconcile.quarantined_files, reader, suite.contract
+            )
         )
     if names.PROCESSED_FILES_UNCHANGED in wanted:
         results.append(
@@ -150,7 +155,7 @@ def evaluate_silver_table(
                 key,
                 names.PROCESSED_FILES_UNCHANGED,
                 reconcile.processed_files_unchanged,
-                con,
+                reader,
                 suite.contract,
             )
         )
@@ -231,12 +236,12 @@ def recorded_suite_results(
     return out
 
 
-def evaluate_rejects(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
-    return _guarded(REJECTS_KEY, names.REJECTS_BY_RULE, reconcile.rejects_by_rule, con)
+def evaluate_rejects(reader: WarehouseReader) -> dg.AssetCheckResult:
+    return _guarded(REJECTS_KEY, names.REJECTS_BY_RULE, reconcile.rejects_by_rule, reader)
 
 
 def evaluate_gold(
-    con: duckdb.DuckDBPyConnection,
+    reader: WarehouseReader,
     contract: TableContract,
     wanted: set[str],
     gold_built_at: dt.datetime | None,
@@ -248,7 +253,11 @@ def evaluate_gold(
     if names.RECONCILES_WITH_SILVER in wanted:
         out.append(
             _guarded(
-                key, names.RECONCILES_WITH_SILVER, reconcile.reconciles_with_silver, con, contract
+                key,
+                names.RECONCILES_WITH_SILVER,
+                reconcile.reconciles_with_silver,
+                reader,
+                contract,
             )
         )
     if names.LAG_BEHIND_LANDING in wanted:
@@ -257,7 +266,7 @@ def evaluate_gold(
                 key,
                 names.LAG_BEHIND_LANDING,
                 reconcile.lag_behind_landing,
-                con,
+                reader,
                 contract,
                 gold_built_at,
                 max_lag,
@@ -271,18 +280,15 @@ def evaluate_gold(
 
 
 @contextmanager
-def _reader(platform: PlatformResource) -> Iterator[duckdb.DuckDBPyConnection | None]:
-    """A read-only connection, taken under the warehouse lock so no batch commits meanwhile."""
-    settings = platform.settings()
-    with platform.warehouse_lock():
-        if not settings.duckdb_path.exists():
-            yield None
-            return
-        con = duckdb.connect(str(settings.duckdb_path), read_only=True)
-        try:
-            yield con
-        finally:
-            con.close()
+def _reader(platform: PlatformResource) -> Iterator[WarehouseReader | None]:
+    """The environment's warehouse, read as one state (no batch commits meanwhile); None when
+    it does not exist yet."""
+    warehouse = platform.warehouse()
+    if not warehouse.exists():
+        yield None
+        return
+    with reading(warehouse) as reader:
+        yield reader
 
 
 def _no_warehouse(keys: Sequence[dg.AssetCheckKey]) -> Iterator[dg.AssetCheckResult]:
@@ -327,21 +333,21 @@ def _silver_table_checks(suite: TableSuite) -> dg.AssetChecksDefinition:
         if any(k.name in suite.checks and k.name not in names.BLOCKING for k in selected):
             # Seconds of import, paid before taking the warehouse lock, not while holding it.
             import great_expectations  # noqa: F401
-        with _reader(platform) as con:
-            if con is None:
+        with _reader(platform) as reader:
+            if reader is None:
                 yield from _no_warehouse(selected)
                 return
             version = None
             recorded: dict[dg.AssetCheckKey, dg.AssetCheckResult] = {}
             try:
-                version = warehouse_version(con)
+                version = warehouse_version(reader)
                 recorded = recorded_suite_results(
                     context.instance,
                     suite,
                     [k for k in selected if k.name in suite.checks],
                     version,
                 )
-            except duckdb.Error:
+            except QueryError:
                 pass  # evaluate_silver_table reports the unreadable warehouse
             except Exception as e:  # an instance that cannot list check history: validate
                 context.log.warning(
@@ -350,7 +356,7 @@ def _silver_table_checks(suite: TableSuite) -> dg.AssetChecksDefinition:
             yield from recorded.values()
             todo = {k.name for k in selected if k not in recorded}
             if todo:
-                yield from evaluate_silver_table(con, suite, todo, version)
+                yield from evaluate_silver_table(reader, suite, todo, version)
 
     return _check
 
@@ -364,10 +370,10 @@ def _rejects_check() -> dg.AssetChecksDefinition:
         automation_condition=AFTER_THE_BATCH,
     )
     def _check(platform: PlatformResource) -> dg.AssetCheckResult:
-        with _reader(platform) as con:
-            if con is None:
+        with _reader(platform) as reader:
+            if reader is None:
                 return next(_no_warehouse([dg.AssetCheckKey(REJECTS_KEY, names.REJECTS_BY_RULE)]))
-            return evaluate_rejects(con)
+            return evaluate_rejects(reader)
 
     return _check
 
@@ -397,8 +403,8 @@ def _gold_checks(
         wanted: dict[dg.AssetKey, set[str]] = {}
         for k in selected:
             wanted.setdefault(k.asset_key, set()).add(k.name)
-        with _reader(platform) as con:
-            if con is None:
+        with _reader(platform) as reader:
+            if reader is None:
                 yield from _no_warehouse(selected)
                 return
             for key, check_names in sorted(wanted.items(), key=lambda kv: kv[0].to_user_string()):
@@ -408,7 +414,7 @@ def _gold_checks(
                     if event
                     else None
                 )
-                yield from evaluate_gold(con, by_key[key], check_names, built)
+                yield from evaluate_gold(reader, by_key[key], check_names, built)
 
     return _check
 

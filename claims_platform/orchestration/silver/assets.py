@@ -20,18 +20,10 @@ from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest
 from claims_platform.silver.schema import (
     REJECTS_TABLE,
     RESTRICTED_SCHEMA,
-    SILVER_SCHEMA,
     child_tables,
     unclassified_table,
 )
 from claims_platform.warehouse.base import Screening
-from claims_platform.warehouse.duckdb import (
-    commit_batch,
-    ensure_warehouse,
-    ledger_front,
-    screen_landed_files,
-    unclassified_columns,
-)
 from claims_platform.warehouse.ledger import REPLAY_ALL
 
 SILVER_GROUP = "silver"
@@ -268,10 +260,11 @@ def build_silver_assets(
             tables = set(contracts)
         incremental = config.incremental and not config.replay
         full_listing = not incremental
-        with platform.writer() as con:
-            ensure_warehouse(con, contracts)
+        warehouse = platform.warehouse()
+        with warehouse.writer() as writer:
+            writer.ensure(contracts)
             landing = platform.landing()
-            front = ledger_front(con)
+            front = writer.ledger_front()
             if incremental:
                 # The keys after the ledger's front, and the sensor's new files before it (late
                 # under an earlier name): one lookup each. A late file no sensor tick saw is
@@ -285,8 +278,7 @@ def build_silver_assets(
                             listed.append(late)
             else:
                 listed = list(landing.list_files())
-            screening = screen_landed_files(
-                con,
+            screening = writer.screen(
                 (f for f in listed if f.file.table in tables),
                 config.replay,
                 landing.checksum,
@@ -338,22 +330,16 @@ def build_silver_assets(
                 batch = silver_runner.run(manifest, settings, context)
                 job_results = batch.job_results
                 engine = batch.engine
-                summary = commit_batch(
-                    con, batch.local_dir, {f.path: f.modified_at for f in pending}, contracts
+                summary = writer.commit(
+                    batch.output(), {f.path: f.modified_at for f in pending}, contracts
                 )
                 silver_runner.discard(batch)
                 for q in summary.quarantined:
                     context.log.warning(f"quarantined {q['path']}: {q['reason']}")
             else:
                 context.log.info("no new landed files")
-            schema_of = {REJECTS_TABLE: RESTRICTED_SCHEMA}
-            totals = {
-                name: con.execute(
-                    f'SELECT count(*) FROM {schema_of.get(name, SILVER_SCHEMA)}."{name}"'
-                ).fetchone()[0]
-                for name in {*(k.path[-1] for k in selected)}
-            }
-            unclassified = unclassified_columns(con)
+            totals = writer.row_counts({k.path[-1] for k in selected})
+            unclassified = writer.unclassified_columns()
         now = dt.datetime.now(dt.UTC).isoformat()
         job_meta = {
             r.asset_key: r.metadata or {}
