@@ -216,11 +216,21 @@ def _audit_tables() -> list[tuple[str, tuple[tuple[str, str], ...]]]:
     ]
 
 
-def _table_statements(table: str, columns: Iterable[tuple[str, str]]) -> list[str]:
+def _table_statements(
+    table: str, columns: Iterable[tuple[str, str]], existing: set[str] | None = None
+) -> list[str]:
+    """CREATE TABLE IF NOT EXISTS, then ADD COLUMN IF NOT EXISTS for each column; given the
+    table's `existing` columns (upper case), only the statements for what is missing."""
     columns = list(columns)
-    column_list = ", ".join(f"{column_identifier(n)} {snowflake_type(t)}" for n, t in columns)
-    out = [statements(sql_text("create_table", table=table, columns=column_list))[0]]
+    out: list[str] = []
+    if existing is None or not existing:
+        column_list = ", ".join(f"{column_identifier(n)} {snowflake_type(t)}" for n, t in columns)
+        out.append(statements(sql_text("create_table", table=table, columns=column_list))[0])
+        if existing is not None:
+            return out
     for n, t in columns:
+        if existing is not None and n.upper() in existing:
+            continue
         add = sql_text(
             "add_column", table=table, column=column_identifier(n), type=snowflake_type(t)
         )
@@ -229,9 +239,13 @@ def _table_statements(table: str, columns: Iterable[tuple[str, str]]) -> list[st
 
 
 def setup_statements(
-    lake: SnowflakeLake, contracts: Mapping[str, TableContract] | None = None
+    lake: SnowflakeLake,
+    contracts: Mapping[str, TableContract] | None = None,
+    existing: Mapping[tuple[str, str], set[str]] | None = None,
 ) -> list[tuple[str, dict[str, Any] | None]]:
-    """Schemas, stage, lease row, silver and audit tables (idempotent), as (sql, params)."""
+    """Schemas, stage, lease row, silver and audit tables (idempotent), as (sql, params).
+    `existing` ((schema, table) → columns, upper case, as `existing_columns` reads them) leaves
+    out the DDL of tables and columns that are there already."""
     ids = lake.identifiers | {"stage": lake.stage}
     out: list[tuple[str, dict[str, Any] | None]] = []
     for statement in statements(sql_text("setup", **ids)):
@@ -243,14 +257,39 @@ def setup_statements(
         for t in all_silver_tables(dict(contracts or load_contracts()))
     ] + [(lake.audit_schema, name, columns) for name, columns in _audit_tables()]
     for schema, name, columns in tables:
-        out += [(s, None) for s in _table_statements(lake.table(schema, name), columns)]
+        have = None if existing is None else existing.get((schema.upper(), name.upper()), set())
+        out += [(s, None) for s in _table_statements(lake.table(schema, name), columns, have)]
     return out
+
+
+def existing_columns(cursor: Any, lake: SnowflakeLake) -> dict[tuple[str, str], set[str]]:
+    """(schema, table) → column names (upper case) of the platform's schemas in the database."""
+    cursor.execute(
+        statements(sql_text("existing_columns", database=identifier(lake.database)))[0],
+        {
+            "silver_schema": identifier(lake.silver_schema),
+            "audit_schema": identifier(lake.audit_schema),
+            "restricted_schema": identifier(lake.restricted_schema),
+        },
+    )
+    found: dict[tuple[str, str], set[str]] = {}
+    for schema, table, column in cursor.fetchall():
+        found.setdefault((schema.upper(), table.upper()), set()).add(column.upper())
+    return found
 
 
 def setup(
     cursor: Any, lake: SnowflakeLake, contracts: Mapping[str, TableContract] | None = None
 ) -> None:
-    for sql, params in setup_statements(lake, contracts):
+    """Create what is missing: the statements of setup.sql (idempotent, a handful), then only the
+    tables and columns `existing_columns` does not find."""
+    try:
+        existing = existing_columns(cursor, lake)
+    except Exception as e:  # a database this platform has not set up yet: every statement
+        if "does not exist" not in str(e):
+            raise
+        existing = None
+    for sql, params in setup_statements(lake, contracts, existing):
         cursor.execute(sql, params)
 
 
@@ -446,8 +485,7 @@ class SnowflakeWarehouse:
                     raise
                 # A new database (or one from before the lease recorded its session): schemas,
                 # tables and the lease row first (setup.sql, idempotent).
-                for sql, bound in setup_statements(self.lake, {}):
-                    cursor.execute(sql, bound)
+                setup(cursor, self.lake, {})
                 bootstrapped = True
                 continue
             if time.monotonic() > deadline:

@@ -306,6 +306,44 @@ def test_a_writer_that_dies_inside_a_commit_is_aborted_once_its_lease_expires(wa
         dead.cursor().execute("select 1")
 
 
+def test_ensure_sends_ddl_only_for_what_is_missing(warehouse):
+    """Every run ensures the tables: on a set-up database that is setup.sql's handful of
+    idempotent statements and one catalog query, not an ALTER per contract column; a column a
+    contract gains is added."""
+    with warehouse.writer() as writer:
+        writer.ensure(warehouse.contracts)
+
+    class Recording:
+        def __init__(self, cursor: Any) -> None:
+            self.cursor, self.sent = cursor, []
+
+        def execute(self, sql: str, params: Any = None) -> Any:
+            self.sent.append(sql)
+            return self.cursor.execute(sql, params)
+
+        def fetchall(self) -> Any:
+            return self.cursor.fetchall()
+
+    fixed = len(sf.statements(sf.sql_text("setup", **warehouse.lake.identifiers, stage="S")))
+    with warehouse.connect() as con:
+        recording = Recording(con.cursor())
+        sf.setup(recording, warehouse.lake, warehouse.contracts)
+        assert len(recording.sent) == fixed + 1, recording.sent
+        contracts = dict(warehouse.contracts)
+        plan = contracts["PLAN"]
+        tier = plan.columns[-1].model_copy(update={"name": "TIER_CODE"})
+        grown = plan.model_copy(update={"columns": (*plan.columns, tier)})
+        recording.sent.clear()
+        sf.setup(recording, warehouse.lake, {**contracts, "PLAN": grown})
+        added = [s for s in recording.sent if "add column" in s.lower() and "COMMIT_LOCK" not in s]
+        assert len(added) == 1 and "TIER_CODE" in added[0], added
+    columns = warehouse.read_rows(
+        f"select column_name from {warehouse.lake.database}.information_schema.columns "
+        "where table_schema = 'SILVER' and table_name = 'PLAN'"
+    )
+    assert "TIER_CODE" in {r["column_name"] for r in columns}
+
+
 def test_every_statement_is_snowflake_sql():
     lake = sf.SnowflakeLake(database="CLAIMS", lake_url="s3://claims-lake/silver/")
     found = []
