@@ -262,20 +262,21 @@ def kill_mid_child(run: HeadlessRun, program: Program, delay: float) -> bool:
     return False
 
 
-# The silver step's commit, as `silver/assets.py` does it (under the warehouse lock), for one
-# finished batch directory: a fresh process per kill, so each commit statement can be killed
-# without paying for a Spark run each time.
+# The silver step's commit, as `orchestration/silver/assets.py` does it (the environment's
+# warehouse, its writer claim held), for one finished batch directory: a fresh process per kill,
+# so each commit statement can be killed without paying for a Spark run each time.
 _COMMIT_SCRIPT = """
 import sys
 from pathlib import Path
 
+from claims_platform.contracts import load_contracts
 from claims_platform.environment import get_settings
-from claims_platform.warehouse.duckdb import commit_batch, connect, warehouse_lock
+from claims_platform.warehouse.base import BatchOutput
+from claims_platform.warehouse.choice import warehouse_for
 
-settings = get_settings()
-with warehouse_lock(settings.lock_path):
-    con = connect(settings.duckdb_path)
-    commit_batch(con, Path(sys.argv[1]), {})
+batch = Path(sys.argv[1])
+with warehouse_for(get_settings()).writer() as writer:
+    writer.commit(BatchOutput(batch.name, batch), {}, load_contracts())
 """
 
 
