@@ -53,8 +53,9 @@ def unexpected_sql(e: Expectation) -> str:
         values = ", ".join(_literal(v) for v in e.kwargs["value_set"])
         return f"{column} IS NOT NULL AND {column} NOT IN ({values})"
     if e.type == "ExpectColumnValuesToMatchRegex":
-        # GX's pandas engine uses re.match: anchored at the start only.
-        pattern = _literal("^(?:" + e.kwargs["regex"] + ")")
+        # GX's pandas engine uses re.match: anchored at the start only. A plain group, not
+        # `(?:`: Snowflake's POSIX regular expressions have no non-capturing group.
+        pattern = _literal("^(" + e.kwargs["regex"] + ")")
         return f"{column} IS NOT NULL AND NOT regexp_matches(CAST({column} AS VARCHAR), {pattern})"
     raise ValueError(f"{e.type} has no SQL form here; it runs in Great Expectations")
 
