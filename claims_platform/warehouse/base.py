@@ -194,7 +194,30 @@ def reading(warehouse: Warehouse) -> AbstractContextManager[WarehouseReader]:
     could see different states, or cannot read while a writer works, provides `reading()`
     (DuckDB: the writer lock and one read-only connection); otherwise the warehouse itself."""
     own = getattr(warehouse, "reading", None)
-    return own() if own is not None else nullcontext(warehouse)
+    return own() if own is not None else nullcontext(_ReportingErrors(warehouse))
+
+
+class _ReportingErrors:
+    """A warehouse's reads with its driver's errors as QueryError (the error type's name): a
+    check then fails saying it could not read, instead of failing its step."""
+
+    def __init__(self, warehouse: WarehouseReader) -> None:
+        self._warehouse = warehouse
+        self.kind = warehouse.kind
+
+    def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        try:
+            return self._warehouse.read_rows(sql, params)
+        except QueryError:
+            raise
+        except Exception as e:  # the driver's own classes (connector, sqlglot) vary
+            raise QueryError(type(e).__name__) from e
+
+    def open_changes(self, table: str | None = None) -> list[FileChange]:
+        try:
+            return self._warehouse.open_changes(table)
+        except Exception as e:
+            raise QueryError(type(e).__name__) from e
 
 
 def ledger_paths(reader: WarehouseReader, paths: Iterable[str], chunk: int = 500) -> set[str]:

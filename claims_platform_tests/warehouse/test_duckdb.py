@@ -200,3 +200,32 @@ def test_row_counts_and_unclassified_columns_name_tables_not_values(warehouse, t
             "rejects": 0,
         }
         assert writer.unclassified_columns() == {}
+
+
+def test_a_warehouse_read_that_fails_reports_the_error_type_in_every_implementation(warehouse):
+    """What a check sees when its query cannot run: QueryError naming the driver's error type,
+    from DuckDB's reader and from Snowflake's connector (fakesnow answers it) alike."""
+    import warnings
+    from contextlib import closing
+
+    import fakesnow
+    import snowflake.connector
+
+    from claims_platform.warehouse.snowflake import SnowflakeLake, SnowflakeWarehouse
+
+    with warehouse.writer() as writer:
+        writer.ensure(CONTRACTS)
+    with reading(warehouse) as reader, pytest.raises(QueryError) as local_error:
+        reader.read_rows("SELECT * FROM silver.no_such_table")
+    with warnings.catch_warnings(), fakesnow.patch():
+        warnings.simplefilter("ignore", UserWarning)  # fakesnow's note on Arrow copies
+        snowflake_warehouse = SnowflakeWarehouse(
+            SnowflakeLake(database="CLAIMS", lake_url="s3://claims-lake/"),
+            lambda: closing(snowflake.connector.connect(database="CLAIMS")),
+        )
+        with reading(snowflake_warehouse) as reader:
+            assert reader.kind == "snowflake"
+            with pytest.raises(QueryError) as snowflake_error:
+                reader.read_rows("SELECT * FROM silver.no_such_table WHERE path = ?", ["x"])
+    assert str(local_error.value) == "CatalogException"
+    assert str(snowflake_error.value) == "ProgrammingError"
