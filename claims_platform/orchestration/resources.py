@@ -26,7 +26,7 @@ from claims_platform.silver.job import QUARANTINE_CHECK, BatchManifest, BatchRes
 from claims_platform.silver.spark import ensure_java, silver_spark_conf
 from claims_platform.warehouse.base import BatchOutput, Warehouse
 from claims_platform.warehouse.choice import warehouse_for
-from claims_platform.warehouse.duckdb import DuckDBWarehouse
+from claims_platform.warehouse.duckdb import warehouse_lock
 
 
 class PlatformResource(dg.ConfigurableResource):
@@ -59,14 +59,11 @@ class PlatformResource(dg.ConfigurableResource):
 
     @contextmanager
     def warehouse_lock(self) -> Iterator[None]:
-        """What a dbt build holds: locally the DuckDB file's writer lock (dbt-duckdb opens the
-        file itself, and DuckDB allows one writing process); Snowflake keeps concurrent
-        sessions apart itself, so nothing there."""
-        warehouse = self.warehouse()
-        if isinstance(warehouse, DuckDBWarehouse):
-            with warehouse.lock():
-                yield
-        else:
+        """What a dbt build holds: the lock file of the data dir. Locally it is the DuckDB
+        file's writer lock (dbt-duckdb opens the file itself, and DuckDB allows one writing
+        process); in every environment it keeps this machine's dbt invocations from sharing
+        the target folder at once (gold/project.dbt_target_path)."""
+        with warehouse_lock(self.settings().lock_path):
             yield
 
     def read_rows(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
