@@ -17,6 +17,8 @@ process (support/prod.py lists them); each such statement is shown to be Snowfla
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
 import subprocess
 import sys
 from pathlib import Path
@@ -49,16 +51,66 @@ def _dbt(stack: prod.ProdStack, *args: str) -> subprocess.CompletedProcess:
 
 
 def _taught_statements_are_snowflake_sql(stack: prod.ProdStack) -> dict[str, int]:
-    """Every statement the emulator was taught is valid Snowflake SQL; count per rule."""
+    """Every statement the emulator was taught, and every statement the platform sent (dbt's
+    are test_snowflake_dbt.py's), is valid Snowflake SQL; the taught ones counted per rule."""
     taught = stack.snowflake.taught()
     found = []
     for number, item in enumerate(taught):
         found += problems(item["sql"], f"taught statement {number} ({item['rule']})")
-    assert found == []
+    for number, sql in enumerate(stack.snowflake.platform_statements()):
+        found += [f"{p}: {sql[:300]}" for p in problems(sql, f"platform statement {number}")]
+    assert found == [], "\n".join(found)
     counts: dict[str, int] = {}
     for item in taught:
         counts[item["rule"]] = counts.get(item["rule"], 0) + 1
     return counts
+
+
+def test_each_lesson_taught_to_the_emulator_gives_what_snowflake_gives(tmp_path: Path):
+    """support/prod.py's lessons, one statement each, through the connector; every taught
+    statement is recorded and is Snowflake SQL."""
+    from decimal import Decimal
+
+    with (
+        prod.moto_server() as moto,
+        prod.snowflake_emulator(moto, tmp_path) as emulator,
+        contextlib.closing(emulator.connect("LESSONS")) as connection,
+    ):
+        cursor = connection.cursor()
+        cursor.execute("create schema if not exists LESSONS.S")
+        cursor.execute("create or replace temporary table LESSONS.S.T__dbt_tmp as (select 1 as a)")
+        cursor.execute("select a from LESSONS.S.T__dbt_tmp")
+        assert cursor.fetchall() == [(1,)]
+        cursor.execute(
+            "create table LESSONS.S.AMOUNTS (changed_at timestamp_ntz, amount number(12,2))"
+        )
+        cursor.execute(
+            "insert into LESSONS.S.AMOUNTS values (null, 0.1), ('2024-01-01 10:00:00', 0.2)"
+        )
+        cursor.execute(
+            "select sum(amount), max(changed_at), min(changed_at) from LESSONS.S.AMOUNTS"
+        )
+        assert cursor.fetchall() == [
+            (Decimal("0.30"), dt.datetime(2024, 1, 1, 10), dt.datetime(2024, 1, 1, 10))
+        ]
+        cursor.execute("select changed_at from LESSONS.S.AMOUNTS order by amount")
+        assert cursor.fetchall() == [(None,), (dt.datetime(2024, 1, 1, 10),)]
+        sequence = "20240102192653000000000000000000031"  # a DMS AR_H_CHANGE_SEQ: 35 digits
+        cursor.execute(f"select cast('{sequence}' as decimal(38, 0))")
+        assert cursor.fetchall() == [(int(sequence),)]
+        cursor.execute(
+            "create masking policy if not exists LESSONS.S.P as (val varchar) returns varchar"
+            " -> case when is_role_in_session('PHI_READER') then val else null end comment = 'x'"
+        )
+        taught = {item["rule"] for item in emulator.taught()}
+        found = [p for item in emulator.taught() for p in problems(item["sql"], item["rule"])]
+    assert taught == {
+        "temporary-relation",
+        "exact-numeric-aggregate",
+        "wide-number-cast",
+        "no-op",
+    }
+    assert found == []
 
 
 def test_dbt_snowflake_reaches_the_emulator_through_the_prod_target(tmp_path: Path):

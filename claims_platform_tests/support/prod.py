@@ -25,7 +25,16 @@ as sent, to `ProdStack.taught_log`, so a test can show each one is Snowflake SQL
    refuses a catalog on a temporary object ("TEMPORARY table names can *only* use the temp
    catalog"), so it is created as a permanent relation of that schema; dbt drops it when the
    model is done, as Snowflake would at the end of the session.
-4. `POST /harness/end-sessions` ends every open session, rolling back its transaction: what
+4. `cast(… as number(38, 0))` (DuckDB's dialect `decimal(38, 0)`): fakesnow types every
+   NUMBER(38,0) as BIGINT, so a cast of a 35-digit DMS change sequence overflows; such casts keep
+   DECIMAL(38,0), which holds 38 digits as Snowflake's NUMBER(38,0) does.
+5. SUM, AVG and the other numeric aggregates: fakesnow casts their argument to DOUBLE (to mimic
+   Snowflake's implicit cast of a VARCHAR argument), so a sum of NUMBER(12,2) amounts comes out
+   inexact (11960.189999999999); Snowflake sums NUMBER exactly. Arguments keep their type.
+6. A NULL timestamp in a result: fakesnow's server encodes timestamps as Snowflake's (epoch,
+   fraction) struct without the column's nulls, and the connector reads NULL as 1970-01-01
+   (a SCD2 `valid_to` of a current version); the struct carries the nulls.
+7. `POST /harness/end-sessions` ends every open session, rolling back its transaction: what
    Snowflake does to the session of a client that died (a killed run) once its idle timeout has
    passed, which a test cannot wait for.
 """
@@ -63,6 +72,9 @@ JOB_NAME = "claims-platform-silver"
 TEMPORARY_RELATION = re.compile(
     r"(?is)^(\s*(?:/\*.*?\*/\s*)?create\s+or\s+replace\s+)temporary\s+(table|view)\b"
 )
+# In dbt's default query comment: dbt's statements are validated by
+# claims_platform_tests/warehouse/test_snowflake_dbt.py.
+DBT_STATEMENT = '"app": "dbt"'
 COPY_PATTERN = re.compile(r"(?is)^\s*(?:/\*.*?\*/\s*)?copy\s+into\b.*\bpattern\s*=")
 _HEADLESS = ("asset", "materialize", "-m", "claims_platform.definitions", "--select", "*")
 
@@ -70,15 +82,25 @@ _HEADLESS = ("asset", "materialize", "-m", "claims_platform.definitions", "--sel
 # --- the Snowflake emulator's process ---------------------------------------------------------
 
 
-def _serve_snowflake(moto_endpoint: str, ready_file: Path, taught_log: Path) -> None:
-    """Run fakesnow's server, taught as the module docstring says, until killed."""
+def _serve_snowflake(
+    moto_endpoint: str, ready_file: Path, taught_log: Path, statements_log: Path
+) -> None:
+    """Run fakesnow's server, taught as the module docstring says, until killed. Every distinct
+    statement not sent by dbt (the platform's own SQL, and the check queries it transpiles) is
+    written to `statements_log`."""
     import importlib
     import logging
 
     import boto3
+    import fakesnow.arrow as fakesnow_arrow
+    import fakesnow.transforms as fakesnow_transforms
+    import fakesnow.transforms.transforms as fakesnow_transforms_module
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pytest
     import uvicorn
     from fakesnow.cursor import FakeSnowflakeCursor
+    from sqlglot import exp
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
@@ -103,11 +125,69 @@ def _serve_snowflake(moto_endpoint: str, ready_file: Path, taught_log: Path) -> 
     lock = threading.Lock()
     execute = FakeSnowflakeCursor.execute
 
+    seen: set[tuple[str, str]] = set()
+    platform_seen: set[str] = set()
+
+    def sent(sql: str) -> None:
+        with lock:
+            if sql in platform_seen:
+                return
+            platform_seen.add(sql)
+            with statements_log.open("a", encoding="utf-8") as out:
+                out.write(json.dumps({"sql": sql}) + "\n")
+
     def taught(rule: str, sql: str) -> None:
-        with lock, taught_log.open("a", encoding="utf-8") as out:
-            out.write(json.dumps({"rule": rule, "sql": sql}) + "\n")
+        with lock:
+            if (rule, sql) in seen:
+                return
+            seen.add((rule, sql))
+            with taught_log.open("a", encoding="utf-8") as out:
+                out.write(json.dumps({"rule": rule, "sql": sql}) + "\n")
+
+    current = threading.local()
+    integer_precision = fakesnow_transforms.integer_precision
+
+    def keep_wide_casts(expression: Any) -> Any:
+        # Lesson 4: fakesnow types every NUMBER(38,0) as BIGINT, so a cast of a 35-digit DMS
+        # change sequence overflows; Snowflake's NUMBER(38,0) holds 38 digits, as DuckDB's
+        # DECIMAL(38,0) does. Casts only: columns keep fakesnow's BIGINT (Python ints).
+        if (
+            isinstance(expression, exp.DataType)
+            and isinstance(expression.parent, (exp.Cast, exp.TryCast))
+            and expression.this == exp.DataType.Type.DECIMAL
+            and [e.sql() for e in expression.expressions] == ["38", "0"]
+        ):
+            taught("wide-number-cast", getattr(current, "command", ""))
+            return expression
+        return integer_precision(expression)
+
+    fakesnow_transforms.integer_precision = keep_wide_casts
+    numeric_aggregates = fakesnow_transforms_module._NUMERIC_ONLY_AGGS
+    aggregate_name = fakesnow_transforms_module._numeric_agg_col_name
+
+    def exact_numeric_aggregates(expression: Any) -> Any:
+        # Lesson 5: fakesnow casts every SUM/AVG/… argument to DOUBLE (Snowflake casts a VARCHAR
+        # argument implicitly; DuckDB would refuse it), which makes a sum of NUMBER(12,2)
+        # amounts inexact. Snowflake sums NUMBER exactly: arguments keep their type (a VARCHAR
+        # one would now fail loudly); the column name fakesnow gives the aggregate is kept.
+        if isinstance(expression, numeric_aggregates):
+            taught("exact-numeric-aggregate", getattr(current, "command", ""))
+            parent = expression.parent
+            name = (
+                None
+                if isinstance(parent, exp.Alias)
+                else aggregate_name(expression, expression.this)
+            )
+            if name and isinstance(parent, exp.Select):
+                return exp.alias_(expression, name, quoted=True)
+        return expression
+
+    fakesnow_transforms.numeric_agg_implicit_cast = exact_numeric_aggregates
 
     def teaching_execute(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        current.command = command
+        if DBT_STATEMENT not in command:
+            sent(command)
         if any(p.match(command) for p in nops):
             taught("no-op", command)
         elif COPY_PATTERN.match(command):
@@ -120,6 +200,20 @@ def _serve_snowflake(moto_endpoint: str, ready_file: Path, taught_log: Path) -> 
         return execute(self, command, *args, **kwargs)
 
     FakeSnowflakeCursor.execute = teaching_execute  # type: ignore[method-assign]
+
+    timestamp_struct = fakesnow_arrow.timestamp_to_sf_struct
+
+    def timestamp_struct_with_nulls(ts: Any) -> Any:
+        # Lesson 6: the server encodes a timestamp result as Snowflake's (epoch, fraction)
+        # struct without the column's nulls, so the connector reads NULL as 1970-01-01.
+        if isinstance(ts, pa.ChunkedArray):
+            ts = ts.combine_chunks()
+        struct = timestamp_struct(pc.fill_null(ts, pa.scalar(0, ts.type)))
+        return pa.StructArray.from_arrays(
+            struct.flatten(), fields=list(struct.type), mask=ts.is_null()
+        )
+
+    fakesnow_arrow.timestamp_to_sf_struct = timestamp_struct_with_nulls
 
     def end_sessions(_: Any) -> JSONResponse:
         ended = 0
@@ -155,6 +249,7 @@ class SnowflakeEmulator:
     process: subprocess.Popen
     port: int
     taught_log: Path
+    statements_log: Path
 
     @property
     def url(self) -> str:
@@ -167,15 +262,40 @@ class SnowflakeEmulator:
             "SNOWFLAKE_PROTOCOL": "http",
         }
 
+    def connect(self, database: str, **auth: Any) -> Any:
+        """A connector session (fakesnow accepts any credentials; the platform's use key pairs)."""
+        import snowflake.connector
+
+        return snowflake.connector.connect(
+            account=auth.pop("account", "acme-claims"),
+            user=auth.pop("user", "TEST"),
+            **(auth or {"password": "unused"}),
+            host="127.0.0.1",
+            port=self.port,
+            protocol="http",
+            database=database,
+            network_timeout=60,
+            session_parameters={"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
+        )
+
     def end_sessions(self) -> int:
         request = urllib.request.Request(f"{self.url}/harness/end-sessions", method="POST")
         with urllib.request.urlopen(request, timeout=30) as response:
             return int(json.load(response)["ended"])
 
     def taught(self) -> list[dict[str, str]]:
-        if not self.taught_log.exists():
-            return []
-        return [json.loads(line) for line in self.taught_log.read_text().splitlines() if line]
+        """Each statement the emulator was taught: {"rule": …, "sql": …} (module docstring)."""
+        return _json_lines(self.taught_log)
+
+    def platform_statements(self) -> list[str]:
+        """Every distinct statement sent by anything but dbt, as sent."""
+        return [item["sql"] for item in _json_lines(self.statements_log)]
+
+
+def _json_lines(path: Path) -> list[dict[str, str]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
 @contextlib.contextmanager
@@ -183,11 +303,12 @@ def snowflake_emulator(moto_endpoint: str, work_dir: Path) -> Iterator[Snowflake
     work_dir.mkdir(parents=True, exist_ok=True)
     ready = work_dir / "snowflake.port"
     taught_log = work_dir / "snowflake.taught.jsonl"
+    statements_log = work_dir / "snowflake.statements.jsonl"
     log = (work_dir / "snowflake.log").open("w")
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "claims_platform_tests.support.prod", "serve-snowflake"),
-            *(moto_endpoint, str(ready), str(taught_log)),
+            *(moto_endpoint, str(ready), str(taught_log), str(statements_log)),
         ],
         cwd=REPO_ROOT,
         stdout=log,
@@ -203,7 +324,7 @@ def snowflake_emulator(moto_endpoint: str, work_dir: Path) -> Iterator[Snowflake
                     + (work_dir / "snowflake.log").read_text()[-3000:]
                 )
             time.sleep(0.1)
-        yield SnowflakeEmulator(process, int(ready.read_text()), taught_log)
+        yield SnowflakeEmulator(process, int(ready.read_text()), taught_log, statements_log)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -293,19 +414,12 @@ class ProdStack:
     @contextlib.contextmanager
     def connect(self) -> Iterator[Any]:
         """A connector session on "Snowflake" as the platform opens one (key-pair auth)."""
-        import snowflake.connector
-
-        connection = snowflake.connector.connect(
+        connection = self.snowflake.connect(
+            self.env["SNOWFLAKE_DATABASE"],
             account=self.env["SNOWFLAKE_ACCOUNT"],
             user=self.env["SNOWFLAKE_USER"],
             private_key_file=self.env["SNOWFLAKE_PRIVATE_KEY_PATH"],
             private_key_file_pwd=self.env["SNOWFLAKE_PRIVATE_KEY_PASSPHRASE"],
-            host="127.0.0.1",
-            port=self.snowflake.port,
-            protocol="http",
-            database=self.env["SNOWFLAKE_DATABASE"],
-            network_timeout=60,
-            session_parameters={"CLIENT_OUT_OF_BAND_TELEMETRY_ENABLED": False},
         )
         try:
             yield connection
@@ -456,6 +570,9 @@ def prod_stack(root: Path) -> Iterator[ProdStack]:
             CLAIMS_GLUE_JOB_NAME=JOB_NAME,
             CLAIMS_GLUE_ARTIFACTS_URI=job.artifacts_uri,
             CLAIMS_PIPES_BUCKET=artifacts_bucket,
+            # A killed writer's lease lasts this long (default 120 s): the recovery run waits
+            # for it to expire, then aborts the dead writer's session.
+            CLAIMS_SNOWFLAKE_LEASE_SECONDS="6",
             SNOWFLAKE_ACCOUNT="acme-claims",
             SNOWFLAKE_USER="DAGSTER",
             SNOWFLAKE_ROLE="TRANSFORMER",
@@ -497,10 +614,10 @@ def read_gold(stack: ProdStack, schema: str = "GOLD") -> dict[str, list[dict[str
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["serve-snowflake"] and len(argv) == 4:
-        _serve_snowflake(argv[1], Path(argv[2]), Path(argv[3]))
+    if argv[:1] == ["serve-snowflake"] and len(argv) == 5:
+        _serve_snowflake(argv[1], Path(argv[2]), Path(argv[3]), Path(argv[4]))
         return 0
-    print("usage: python -m claims_platform_tests.support.prod serve-snowflake MOTO READY LOG")
+    print("usage: python -m claims_platform_tests.support.prod serve-snowflake MOTO READY LOGS…")
     return 2
 
 
