@@ -139,3 +139,32 @@ def test_the_standin_refuses_what_glue_refuses(aws_env, s3, kms_key_arn, tmp_pat
             client.get_job_run(JobName=job.job_name, RunId="jr_" + "0" * 64)
         with pytest.raises(client.exceptions.EntityNotFoundException):
             client.start_job_run(JobName="no-such-job")
+
+
+def test_a_run_dagster_stops_is_stopped(aws_env, s3, tmp_path: Path):
+    """BatchStopJobRun (PipesGlueClient's forward_termination) ends the driver: STOPPED."""
+    import time
+
+    bucket = "claims-standin-stop"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="sleep.py", Body=b"import time\ntime.sleep(600)\n")
+    with glue_standin(aws_env, dict(os.environ), tmp_path / "glue") as glue:
+        client = boto3.client("glue", endpoint_url=glue.url)
+        client.create_job(
+            Name="claims-standin-sleeper",
+            Role="arn:aws:iam::123456789012:role/r",
+            Command={"Name": "glueetl", "ScriptLocation": f"s3://{bucket}/sleep.py"},
+        )
+        run_id = client.start_job_run(JobName="claims-standin-sleeper")["JobRunId"]
+        deadline = time.monotonic() + 30
+        while glue.runs[run_id].state != "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.1)
+        with pytest.raises(client.exceptions.ConcurrentRunsExceededException):
+            client.start_job_run(JobName="claims-standin-sleeper")
+        stopped = client.batch_stop_job_run(JobName="claims-standin-sleeper", JobRunIds=[run_id])
+        assert stopped["SuccessfulSubmissions"] == [
+            {"JobName": "claims-standin-sleeper", "JobRunId": run_id}
+        ]
+        assert glue.runs[run_id].done.wait(30)
+        run = client.get_job_run(JobName="claims-standin-sleeper", RunId=run_id)["JobRun"]
+        assert run["JobRunState"] == "STOPPED" and "CompletedOn" in run
