@@ -31,13 +31,17 @@ def luhn_check_digit(digits: str) -> int:
     return (10 - total % 10) % 10
 
 
+# The card issuer prefix an NPI's check digit is computed with (health applications, USA).
+NPI_PREFIX = "80840"
+
+
 def npi_is_valid(npi: str) -> bool:
     """10 digits whose last digit is the Luhn check digit of '80840' + the first nine."""
     return (
         len(npi) == 10
         and npi.isascii()
         and npi.isdigit()
-        and luhn_check_digit("80840" + npi[:9]) == int(npi[9])
+        and luhn_check_digit(NPI_PREFIX + npi[:9]) == int(npi[9])
     )
 
 
@@ -79,7 +83,7 @@ def _npi_vector(values: Any) -> Any:
     shaped = pc.fill_null(pc.match_substring_regex(values, r"^[0-9]{10}$"), False)
     digits = pc.if_else(shaped, values, pa.scalar("0000000000"))
     # Luhn over "80840" + the first nine digits; counted from the right, the ninth is doubled.
-    total = np.full(len(values), sum(_luhn_terms("80840", 9)), dtype=np.int64)
+    total = np.full(len(values), sum(_luhn_terms(NPI_PREFIX, 9)), dtype=np.int64)
     for k in range(9):
         d = pc.cast(pc.utf8_slice_codeunits(digits, k, k + 1), pa.int64()).to_numpy()
         if (8 - k) % 2 == 0:
@@ -108,20 +112,24 @@ def _all_present(row: Mapping[str, Any], names: tuple[str, ...]) -> bool:
     return all(row.get(n) is not None for n in names)
 
 
-_BALANCE = ("ALLOWED_AMT", "PAID_AMT", "DEDUCTIBLE_AMT", "COPAY_AMT", "COINSURANCE_AMT")
+# Operands of the row rules: the first equals (line_balance) or covers (billed_covers_allowed)
+# the sum of the others. Named here once for every engine that states the rules (pushdown SQL).
+LINE_BALANCE = ("ALLOWED_AMT", "PAID_AMT", "DEDUCTIBLE_AMT", "COPAY_AMT", "COINSURANCE_AMT")
+BILLED_COVERS_ALLOWED = ("BILLED_AMT", "ALLOWED_AMT")
 
 
 def _line_balance(row: Mapping[str, Any]) -> bool:
-    if not _all_present(row, _BALANCE):
+    if not _all_present(row, LINE_BALANCE):
         return True
-    allowed, *parts = (Decimal(row[n]) for n in _BALANCE)
+    allowed, *parts = (Decimal(row[n]) for n in LINE_BALANCE)
     return allowed == sum(parts, Decimal(0))
 
 
 def _billed_covers_allowed(row: Mapping[str, Any]) -> bool:
-    if not _all_present(row, ("BILLED_AMT", "ALLOWED_AMT")):
+    if not _all_present(row, BILLED_COVERS_ALLOWED):
         return True
-    return Decimal(row["BILLED_AMT"]) >= Decimal(row["ALLOWED_AMT"])
+    billed, allowed = (Decimal(row[n]) for n in BILLED_COVERS_ALLOWED)
+    return billed >= allowed
 
 
 ROW_RULES: dict[str, tuple[str, Callable[[Mapping[str, Any]], bool]]] = {

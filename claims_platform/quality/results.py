@@ -4,9 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from dataclasses import dataclass, field
 from typing import Any
 
 SAMPLE_ROWS = 5
+
+
+@dataclass
+class RuleFailure:
+    """A failed expectation as a check reports it, whichever engine evaluated it."""
+
+    rule: str
+    unexpected_rows: int | None
+    rows_checked: int | None
+    sample_rows: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+    def as_metadata(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rule": self.rule}
+        if self.unexpected_rows is not None:
+            out["unexpected_rows"] = self.unexpected_rows
+            out["rows_checked"] = self.rows_checked
+        if self.sample_rows:
+            out["sample_rows"] = self.sample_rows
+        if self.error:
+            out["error"] = self.error
+        return out
 
 
 def jsonable(value: Any) -> Any:

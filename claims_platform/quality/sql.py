@@ -21,9 +21,11 @@ LEDGER = f"{LEDGER_SCHEMA}.{LEDGER_TABLE}"
 BATCHES = f"{LEDGER_SCHEMA}.{BATCHES_TABLE}"
 
 # try_cast: a malformed change sequence is reported by the change_order check, not a crash here.
+# Of a VARCHAR cast: sqlglot writes Snowflake's TRY_CAST (string input only) for a value it knows
+# is text, and a plain CAST, which fails on a malformed value, for a column of unknown type.
 CHANGE_ORDER = """
     CASE WHEN _change_seq IS NULL THEN 0 ELSE 1 END,
-    try_cast(_change_seq AS DECIMAL(38, 0)),
+    try_cast(CAST(_change_seq AS VARCHAR) AS DECIMAL(38, 0)),
     _dms_timestamp,
     CASE WHEN _is_full_load THEN 0 ELSE 1 END,
     _source_file_name,

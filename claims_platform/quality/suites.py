@@ -86,6 +86,9 @@ class TableSuite:
     sample_columns: tuple[str, ...]  # non-PHI columns that locate a failing row
     rows_sql: str  # one parameter: the batch id
     expectations: tuple[Expectation, ...]
+    # The row order of `rows_sql`, restated where a query over it needs its first rows: the
+    # rows' position, then every sample column, so rows tied on it sample alike in any engine.
+    order_by: tuple[str, ...] = ("_source_file", "_row_number")
 
     @property
     def version(self) -> str:
@@ -202,6 +205,7 @@ def _change_suite(contract: TableContract) -> TableSuite:
         "_source_file_name",
         "_row_number",
     )
+    order = _order(("_source_file", "_row_number", "_change_id"), sample)
     ex: list[Expectation] = []
     for k in (*keys, "_change_id"):
         ex.append(_not_null(names.CHANGE_KEYS, k))
@@ -297,8 +301,9 @@ def _change_suite(contract: TableContract) -> TableSuite:
         contract=contract,
         key_columns=keys,
         sample_columns=tuple(sample),
-        rows_sql=_change_rows_sql(contract.silver_table, keys, extra_sql),
+        rows_sql=_change_rows_sql(contract.silver_table, keys, extra_sql, order),
         expectations=tuple(ex),
+        order_by=order,
     )
 
 
@@ -331,7 +336,13 @@ def _claim_totals_sql(contract: TableContract, keys: tuple[str, ...]) -> str:
 )"""
 
 
-def _change_rows_sql(table: str, keys: tuple[str, ...], extra_ctes: str) -> str:
+def _order(first: tuple[str, ...], sample: tuple[str, ...]) -> tuple[str, ...]:
+    return (*first, *(c for c in sample if c not in first))
+
+
+def _change_rows_sql(
+    table: str, keys: tuple[str, ...], extra_ctes: str, order: tuple[str, ...]
+) -> str:
     t = f"silver.{ident(table)}"
     key_list = ", ".join(ident(k) for k in keys)
     totals_cols = ", totals.* EXCLUDE (_change_id)" if extra_ctes else ""
@@ -340,8 +351,10 @@ def _change_rows_sql(table: str, keys: tuple[str, ...], extra_ctes: str) -> str:
 WITH batch AS (
     SELECT * FROM {t} WHERE _batch_id = ?
 ), ids AS (
-    SELECT _change_id, count(DISTINCT row({key_list})) AS _qc_keys_per_change_id
-    FROM {t} WHERE _change_id IN (SELECT _change_id FROM batch) GROUP BY _change_id
+    SELECT _change_id, count(*) AS _qc_keys_per_change_id FROM (
+        SELECT DISTINCT _change_id, {key_list}
+        FROM {t} WHERE _change_id IN (SELECT _change_id FROM batch)
+    ) AS change_keys GROUP BY _change_id
 ), loads AS (
     SELECT _source_file, _row_number, count(*) AS _qc_loads_of_landed_row
     FROM {t} WHERE _source_file IN (SELECT _source_file FROM batch)
@@ -351,7 +364,7 @@ SELECT batch.*, ids._qc_keys_per_change_id, loads._qc_loads_of_landed_row{totals
 FROM batch
 LEFT JOIN ids USING (_change_id)
 LEFT JOIN loads USING (_source_file, _row_number){totals_join}
-ORDER BY _source_file, _row_number
+ORDER BY {", ".join(ident(c) for c in order)}
 """
 
 
@@ -369,6 +382,7 @@ def _child_suite(contract: TableContract, child: SilverTable) -> TableSuite:
         "_change_id",
         position,
     )
+    order = _order(("_change_id", position), sample)
     ex: list[Expectation] = [
         _not_null(names.CHANGE_KEYS, c) for c in (*keys, "_change_id", position, "_batch_id")
     ]
@@ -400,7 +414,7 @@ def _child_suite(contract: TableContract, child: SilverTable) -> TableSuite:
 SELECT c.*, c._change_id IN (SELECT _change_id FROM {parent}) AS _qc_parent_change_exists
 FROM silver.{ident(child.name)} AS c
 WHERE c._batch_id = ?
-ORDER BY c._change_id, c.{ident(position)}
+ORDER BY {", ".join(f"c.{ident(c)}" for c in order)}
 """
     return TableSuite(
         table=child,
@@ -409,6 +423,7 @@ ORDER BY c._change_id, c.{ident(position)}
         sample_columns=tuple(sample),
         rows_sql=rows_sql,
         expectations=tuple(ex),
+        order_by=order,
     )
 
 

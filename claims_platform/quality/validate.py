@@ -7,26 +7,28 @@ costs (DESIGN principle 6). The few facts that need other rows (a change id nami
 landed row loaded once, a parent change present, claim totals against the current lines) are
 computed by DuckDB over the table for the batch's keys only, and arrive as `_qc_*` columns.
 
-Where the rows are read depends on the warehouse (warehouse/base.py WarehouseReader). The
-expectations SQL states exactly (quality/pushdown.py) run as SQL in the warehouse: on DuckDB the
-blocking checks' (gold waits for them, and a GX import costs seconds), on Snowflake every one of
-them, so what Snowflake evaluates stays in Snowflake. The rest (the contract rules, which are
-Python predicates, and the table-shape expectations) run in GX with an ephemeral context on a
-pandas DataFrame of the batch: from DuckDB through Arrow (decimals stay `Decimal`, so money rules
-compare exactly); from Snowflake through the reader's rows, one batch, not the table. Results keep counts and rule names; a failing row
-is named by its non-PHI key columns and its file and row position, never by its values: GX's
-`partial_unexpected_list` (values) is never read.
+Where the expectations are evaluated depends on the warehouse (warehouse/base.py
+WarehouseReader). Every expectation type the suites generate has a SQL form
+(quality/pushdown.py). On Snowflake all of them run there, and no frame of a batch is ever read
+out (`read_frame` refuses). On DuckDB the blocking checks' run as SQL (gold waits for them, and a
+GX import costs seconds) and the others in GX with an ephemeral context on a pandas DataFrame of
+the batch read through Arrow (decimals stay `Decimal`, so money rules compare exactly): locally a
+batch costs nothing to read, GX is the reference the SQL forms are tested against on the same
+rows (claims_platform_tests/quality/test_pushdown.py), and the warn-only checks are not on the
+path to gold. Results keep counts and rule names; a failing row is named by its non-PHI key
+columns and its file and row position, never by its values: GX's `partial_unexpected_list`
+(values) is never read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from claims_platform.quality import pushdown
 from claims_platform.quality.names import BLOCKING
-from claims_platform.quality.results import SAMPLE_ROWS, jsonable
+from claims_platform.quality.results import SAMPLE_ROWS, RuleFailure, jsonable
 from claims_platform.quality.sql import newest_batch_sql
 from claims_platform.quality.suites import TableSuite
 from claims_platform.warehouse.base import WarehouseReader
@@ -35,26 +37,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 _CHANGES_ONLY = {"row_condition": '_op!="D"', "condition_parser": "pandas"}
-
-
-@dataclass
-class RuleFailure:
-    rule: str
-    unexpected_rows: int | None
-    rows_checked: int | None
-    sample_rows: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
-
-    def as_metadata(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rule": self.rule}
-        if self.unexpected_rows is not None:
-            out["unexpected_rows"] = self.unexpected_rows
-            out["rows_checked"] = self.rows_checked
-        if self.sample_rows:
-            out["sample_rows"] = self.sample_rows
-        if self.error:
-            out["error"] = self.error
-        return out
+Engine = Literal["auto", "sql", "gx"]
+SQL, GX = "warehouse_sql", "great_expectations"
 
 
 @dataclass
@@ -73,6 +57,11 @@ class SuiteRun:
     batch_id: str | None
     rows: int
     outcomes: dict[str, CheckOutcome]
+    engine: str = SQL  # what evaluated the expectations: SQL, GX, or both ("sql+gx")
+
+
+class FrameRefused(RuntimeError):
+    """A batch frame was asked of a warehouse whose batches are validated in place."""
 
 
 def newest_batch(reader: WarehouseReader, table: str) -> str | None:
@@ -81,6 +70,9 @@ def newest_batch(reader: WarehouseReader, table: str) -> str | None:
 
 
 def read_frame(reader: WarehouseReader, suite: TableSuite, batch_id: str) -> pd.DataFrame:
+    if reader.kind == "snowflake":
+        # Every expectation has a SQL form (pushdown.PUSHDOWN_TYPES); a batch stays in Snowflake.
+        raise FrameRefused("batches in Snowflake are validated in Snowflake, never read out")
     read_arrow = getattr(reader, "read_arrow", None)  # DuckDB's reader has it
     if read_arrow is not None:
         frame = read_arrow(suite.rows_sql, [batch_id]).to_pandas(
@@ -127,38 +119,46 @@ def run_suite(
     suite: TableSuite,
     checks: set[str] | None = None,
     *,
-    pushdown_blocking: bool = True,
+    engine: Engine = "auto",
 ) -> SuiteRun:
     """Validate the newest batch of the suite's table for the selected checks (default: all).
-    `pushdown_blocking=False` runs the blocking checks in GX too (to compare the two)."""
+
+    `engine`: "auto" runs every expectation as SQL in Snowflake, and on DuckDB the blocking
+    checks' as SQL and the others in GX; "sql" runs every one as SQL, "gx" every one in GX on
+    DuckDB (the two are compared by the tests). Snowflake takes "auto" or "sql" only."""
     wanted = [e for e in suite.expectations if checks is None or e.check in checks]
     outcomes = {c: CheckOutcome(c) for c in sorted({e.check for e in wanted})}
     for e in wanted:
         outcomes[e.check].expectations += 1
-    batch_id = newest_batch(reader, suite.table.name)
-    if batch_id is None or not wanted:
-        return SuiteRun(batch_id, 0, outcomes)
-    # SQL in the warehouse where SQL states the expectation (quality/pushdown.py): on DuckDB the
-    # blocking checks' (gold waits for them, and a GX import costs seconds), on Snowflake all.
-    everywhere = reader.kind == "snowflake"
+    if reader.kind == "snowflake" and engine == "gx":
+        raise FrameRefused("batches in Snowflake are validated in Snowflake, never read out")
+    everywhere = engine == "sql" or (engine == "auto" and reader.kind == "snowflake")
     in_sql = [
         e
         for e in wanted
-        if pushdown_blocking
+        if engine != "gx"
         and (everywhere or e.check in BLOCKING)
         and e.type in pushdown.PUSHDOWN_TYPES
     ]
-    rows, failed = pushdown.evaluate(reader, suite, in_sql, batch_id)
-    for e in in_sql:
-        if e.rule in failed:
-            unexpected, checked, samples = failed[e.rule]
-            outcomes[e.check].failures.append(RuleFailure(e.rule, unexpected, checked, samples))
-    wanted = [e for e in wanted if e not in in_sql]
+    in_gx = [e for e in wanted if e not in in_sql]
+    if everywhere and in_gx:
+        raise ValueError(
+            f"no SQL form for {sorted({e.type for e in in_gx})}: add one to quality/pushdown.py"
+        )
+    used = "+".join(name for name, part in ((SQL, in_sql), (GX, in_gx)) if part) or SQL
+    batch_id = newest_batch(reader, suite.table.name)
+    if batch_id is None or not wanted:
+        return SuiteRun(batch_id, 0, outcomes, used)
+    rows, failures = pushdown.evaluate(reader, suite, in_sql, batch_id)
+    check_of = {e.rule: e.check for e in in_sql}
+    for failure in failures:
+        outcomes[check_of[failure.rule]].failures.append(failure)
+    wanted = in_gx
     if not wanted or rows == 0:
-        return SuiteRun(batch_id, rows, outcomes)
+        return SuiteRun(batch_id, rows, outcomes, used)
     frame = read_frame(reader, suite, batch_id)
     if frame.empty:
-        return SuiteRun(batch_id, 0, outcomes)
+        return SuiteRun(batch_id, 0, outcomes, used)
 
     import great_expectations as gx
 
@@ -182,12 +182,16 @@ def run_suite(
             continue
         failure = _failure(meta.get("rule", r.expectation_config.type), r, sample_columns)
         outcomes[meta.get("check", "unknown")].failures.append(failure)
-    return SuiteRun(batch_id, len(frame), outcomes)
+    return SuiteRun(batch_id, len(frame), outcomes, used)
 
 
 def _failure(rule: str, r: Any, sample_columns: list[str]) -> RuleFailure:
     info = r.exception_info or {}
-    if info.get("raised_exception"):
+    # One exception, or one per metric the expectation needed (keyed by metric id).
+    raised = info.get("raised_exception") or any(
+        isinstance(v, dict) and v.get("raised_exception") for v in info.values()
+    )
+    if raised:
         # Not the exception's message: it may quote a value.
         return RuleFailure(rule, None, None, error="the expectation raised an exception")
     res = r.result or {}

@@ -290,7 +290,7 @@ def test_blocking_checks_in_sql_report_what_great_expectations_reports(tx, key):
     assert {e.type for e in suite.expectations if e.check == key.name} <= PUSHDOWN_TYPES
     BREAKERS[key.name](tx, key)
     in_sql = run_suite(DuckDBReader(tx), suite, {key.name})
-    in_gx = run_suite(DuckDBReader(tx), suite, {key.name}, pushdown_blocking=False)
+    in_gx = run_suite(DuckDBReader(tx), suite, {key.name}, engine="gx")
     assert in_sql.rows == in_gx.rows > 0
     assert in_sql.outcomes[key.name].failures, "the breaking case fails the check"
     # A null key of a sample row reads NaN through GX's pandas index; SQL says None.
