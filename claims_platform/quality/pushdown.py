@@ -148,11 +148,14 @@ def _in_set(e: Expectation) -> str:
 
 
 def _match_regex(e: Expectation) -> str:
-    # GX's pandas engine uses re.match: anchored at the start only (every contract pattern
-    # carries its own ^…$). A plain group, not `(?:`: Snowflake's POSIX has none.
+    # GX's pandas engine searches (`str.contains`); every contract pattern is anchored ^…$, so
+    # that is a whole-string match with Python's `$`, as the contract rules have it.
     column = ident(e.kwargs["column"])
-    pattern = _literal("^(" + e.kwargs["regex"] + ")")
-    return f"{column} IS NOT NULL AND NOT regexp_matches({_text(column)}, {pattern})"
+    regex = e.kwargs["regex"]
+    inner = regex[1:-1]
+    if not (regex.startswith("^") and regex.endswith("$")) or "$" in inner.replace("\\$", ""):
+        raise ValueError(f"{e.rule}: only a pattern anchored ^…$ has a SQL form here")
+    return f"{column} IS NOT NULL AND NOT {_matches_python_re(column, inner)}"
 
 
 def _column_rule(e: Expectation) -> str:

@@ -9,6 +9,7 @@ give the same results, with every query through the warehouse seam and no batch 
 
 from __future__ import annotations
 
+import random
 import re
 from collections.abc import Iterator
 from decimal import Decimal
@@ -121,7 +122,9 @@ def _break(con: duckdb.DuckDBPyConnection, suite: TableSuite, e: Expectation) ->
     elif e.type == "ExpectColumnValuesToBeInSet":
         set_(kw["column"], ("NOT-AN-ACCEPTED-VALUE", "x"))
     elif e.type == "ExpectColumnValuesToMatchRegex":
-        set_(kw["column"], ("!!", " 1", "1\n1"))
+        # A valid value with a final newline passes, as in Python (`$`).
+        valid = warehouse.PATTERN_SAMPLES.get(kw["regex"], "12")
+        set_(kw["column"], ("!!", " " + valid, valid + "\n\n"), valid + "\n")
     elif e.type == "ExpectColumnValuesToBeBetween" and kw["column"].startswith("_qc_"):
         # Two changes under one change id with different keys; a landed row loaded twice.
         if kw["column"] == "_qc_keys_per_change_id":
@@ -476,3 +479,53 @@ def test_on_snowflake_every_expectation_runs_in_snowflake_and_reports_what_gx_re
     sqls = {s.rows_sql for s in SUITES.values()}
     assert not any(sql in sqls for sql, _ in recording.calls)
     assert all(n <= SAMPLE_ROWS for sql, n in recording.calls if "information_schema" not in sql)
+
+
+def _tricky_values(seed: int = 14, n: int = 120) -> list[str]:
+    """Valid values, one-character near-misses, unicode digits and newlines, for each rule."""
+    rng = random.Random(seed)
+    found = set(SNOWFLAKE_VALUES)
+    alphabet = "0123456789ABCEFTUVWZaz \n\uff13\u0663-"
+    for _ in range(n):
+        nine = "".join(rng.choice("0123456789") for _ in range(9))
+        value = _npi(nine)
+        found.add(value)
+        i = rng.randrange(10)
+        found.add(value[:i] + rng.choice(alphabet) + value[i + 1 :])
+        found.add(value + "\n")
+        word = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7)))
+        found |= {word, word + "\n", word.upper()}
+    for samples in ("E119", "E11", "Z99ABCD", "99213", "0001F", "A0001", "V9999", "11", "0450"):
+        found |= {samples, samples + "\n", samples + "\n\n", "\n" + samples, samples[:-1]}
+    return sorted(found)
+
+
+@pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
+def test_rule_sql_gives_the_rules_verdicts_on_snowflake(snowflake_servers):
+    from claims_platform.warehouse import snowflake as sf
+
+    database = snowflake_servers.database()
+    warehouse_sf = sf.SnowflakeWarehouse(
+        sf.SnowflakeLake(database, f"s3://{snowflake_servers.bucket}/rules/"),
+        snowflake_servers.connect(database),
+    )
+    values = _tricky_values()
+    rows = ", ".join("(?)" for _ in values)
+    verdicts = ", ".join(
+        f"coalesce({build('v')}, FALSE) AS {ident(rule)}"
+        for rule, build in pushdown.COLUMN_RULE_SQL.items()
+    )
+    found = warehouse_sf.read_rows(
+        f"SELECT v AS v, {verdicts} FROM (VALUES {rows}) AS t(v) ORDER BY v", values
+    )
+    assert len(found) == len(values)
+    wrong = [
+        (rule, row["v"])
+        for row in found
+        for rule in pushdown.COLUMN_RULE_SQL
+        if bool(row[rule]) != COLUMN_RULES[rule][1](row["v"])
+    ]
+    assert wrong == []
+    # Both verdicts occur for every rule: the values test something.
+    for rule in pushdown.COLUMN_RULE_SQL:
+        assert {bool(row[rule]) for row in found} == {True, False}, rule
