@@ -22,7 +22,9 @@ values: a contract column missing from the table fails `columns_present` (and ev
 on it, as GX fails one on a missing column), and a column whose declared type reads as another
 Python type than the contract's (DuckDB DECIMAL as Decimal, Snowflake NUMBER(p,0) as int: what
 the GX path's frame would hold) fails its type expectation with every non-null value of the batch
-unexpected, which is what GX reports for a column of values of another type.
+unexpected, which is what GX reports for a column of values of another type. (Where pandas gives
+such a column a numeric dtype, GX fails it naming the dtype alone, without counts: the same
+verdict, fewer numbers; test_pushdown.py shows both.)
 """
 
 from __future__ import annotations

@@ -529,3 +529,16 @@ def test_rule_sql_gives_the_rules_verdicts_on_snowflake(snowflake_servers):
     # Both verdicts occur for every rule: the values test something.
     for rule in pushdown.COLUMN_RULE_SQL:
         assert {bool(row[rule]) for row in found} == {True, False}, rule
+
+
+def test_a_column_of_a_numeric_type_other_than_the_contracts_fails_in_both_engines(tx):
+    """GX sees a DOUBLE column as a float64 dtype and reports the dtype only; SQL reads the
+    catalog and counts the values: the same verdict on the same rule."""
+    suite = SUITES["plan"]
+    tx.execute("ALTER TABLE silver.plan ALTER _row_number TYPE DOUBLE")
+    in_sql = run_suite(DuckDBReader(tx), suite, {"contract_types"}, engine="sql")
+    in_gx = run_suite(DuckDBReader(tx), suite, {"contract_types"}, engine="gx")
+    [sql_failure] = in_sql.outcomes["contract_types"].failures
+    [gx_failure] = in_gx.outcomes["contract_types"].failures
+    assert sql_failure.rule == gx_failure.rule == "type:_row_number"
+    assert (sql_failure.unexpected_rows, gx_failure.unexpected_rows) == (1, None)
