@@ -5,7 +5,7 @@ step that committed the batch (materialising silver runs its checks), so every b
 once, when it lands, and a check costs what the batch costs, not what the table's whole history
 costs (DESIGN principle 6). The few facts that need other rows (a change id naming one key, a
 landed row loaded once, a parent change present, claim totals against the current lines) are
-computed by DuckDB over the table for the batch's keys only, and arrive as `_qc_*` columns.
+computed by the warehouse over the table for the batch's keys only, and arrive as `_qc_*` columns.
 
 Where the expectations are evaluated depends on the warehouse (warehouse/base.py
 WarehouseReader). Every expectation type the suites generate has a SQL form
@@ -57,7 +57,7 @@ class SuiteRun:
     batch_id: str | None
     rows: int
     outcomes: dict[str, CheckOutcome]
-    engine: str = SQL  # what evaluated the expectations: SQL, GX, or both ("sql+gx")
+    engine: str = SQL  # what evaluated the expectations: SQL, GX, or both (joined by "+")
 
 
 class FrameRefused(RuntimeError):
