@@ -327,6 +327,19 @@ def snowflake_database(*, base: bool = False) -> str:
     return database
 
 
+def snowflake_writer_lease_seconds() -> int:
+    """How long a dead Snowflake writer's lease blocks the next writer
+    (CLAIMS_SNOWFLAKE_LEASE_SECONDS, default 120; the live writer renews it every third)."""
+    raw = os.environ.get("CLAIMS_SNOWFLAKE_LEASE_SECONDS", "").strip()
+    if not raw:
+        return 120
+    if not raw.isdigit() or int(raw) < 3:
+        raise ConfigurationError(
+            f"CLAIMS_SNOWFLAKE_LEASE_SECONDS must be a whole number of seconds ≥ 3, not {raw!r}"
+        )
+    return int(raw)
+
+
 def snowflake_connection_params() -> dict[str, str]:
     """snowflake-connector-python arguments from the same variables as dbt/profiles.yml
     (key-pair authentication; the key file and its passphrase come from secrets)."""
@@ -338,6 +351,11 @@ def snowflake_connection_params() -> dict[str, str]:
         "private_key_file": os.environ.get("SNOWFLAKE_PRIVATE_KEY_PATH", ""),
         "private_key_file_pwd": os.environ.get("SNOWFLAKE_PRIVATE_KEY_PASSPHRASE", ""),
     }
+    # A Snowflake reached elsewhere than <account>.snowflakecomputing.com over HTTPS (a private
+    # endpoint; the tests' loopback emulator): the same variables as dbt/profiles.yml.
+    for key in ("host", "port", "protocol"):
+        if value := os.environ.get(f"SNOWFLAKE_{key.upper()}", "").strip():
+            params[key] = int(value) if key == "port" else value  # type: ignore[assignment]
     missing = [k for k in ("account", "user") if not params[k]]
     if missing:
         raise ConfigurationError(

@@ -31,16 +31,17 @@ def platform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 # that run the real pipeline (marked slow); then the rest, in collection order.
 _LONGEST_FIRST = (
     "test_faults.py::test_sigkill",
+    "test_prod_e2e.py::test_prod_headless",
     "test_recovery_dagster_dev.py",
-    "test_properties.py",
     "aws/test_pipeline_s3.py",
+    "test_properties.py",
 )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     def rank(item: pytest.Item) -> int:
         for i, prefix in enumerate(_LONGEST_FIRST):
-            if item.nodeid.split("/")[-1].startswith(prefix):
+            if item.nodeid.removeprefix("claims_platform_tests/").startswith(prefix):
                 return i
         return len(_LONGEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
 

@@ -42,6 +42,10 @@ def snowflake_connections(settings: Settings) -> Callable[[], AbstractContextMan
                     private_key_password=params.get("private_key_file_pwd"),
                     # The warehouse opens its own transactions (BEGIN … COMMIT per batch).
                     autocommit=True,
+                    additional_snowflake_connection_args={
+                        k: params[k] for k in ("host", "port", "protocol") if k in params
+                    }
+                    or None,
                 )
             )
         return resource[0].get_connection()

@@ -294,9 +294,9 @@ def lag_behind_landing(
         reader,
         f"""
         SELECT max(last_change_at) AS newest,
-            max(last_change_at) FILTER (WHERE ?::TIMESTAMP IS NOT NULL AND processed_at <= ?)
-                AS reflected,
-            count(*) FILTER (WHERE ?::TIMESTAMP IS NULL OR processed_at > ?) AS pending
+            max(last_change_at)
+                FILTER (WHERE CAST(? AS TIMESTAMP) IS NOT NULL AND processed_at <= ?) AS reflected,
+            count(*) FILTER (WHERE CAST(? AS TIMESTAMP) IS NULL OR processed_at > ?) AS pending
         FROM {LEDGER}
         WHERE upper(table_name) = ? AND status = 'processed'
         """,

@@ -413,6 +413,7 @@ class SnowflakeWarehouse:
             ConfigurationError,
             snowflake_connection_params,
             snowflake_database,
+            snowflake_writer_lease_seconds,
         )
 
         if not settings.lake_is_s3:
@@ -429,7 +430,7 @@ class SnowflakeWarehouse:
                 return closing(snowflake.connector.connect(**params, database=database))
 
         lake = SnowflakeLake(database=database, lake_url=settings.lake_uri.rstrip("/") + "/")
-        return cls(lake, connect)
+        return cls(lake, connect, lease_s=snowflake_writer_lease_seconds())
 
     @property
     def contracts(self) -> dict[str, TableContract]:
