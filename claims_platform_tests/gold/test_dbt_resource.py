@@ -76,3 +76,27 @@ def test_no_adapter_in_process_unless_column_lineage_is_on(resource, monkeypatch
     monkeypatch.chdir(dbt_project.project_dir)  # as dagster-dbt calls it
     adapter = resource._initialize_dbt_core_adapter(["build"])
     assert adapter is not None and adapter.type() == "duckdb"
+
+
+def test_the_adapter_is_the_environments_target_not_the_profiles_default(
+    resource, monkeypatch, tmp_path
+):
+    """Column lineage in prod reads Snowflake: the adapter opens on the run's target (dbt's
+    `--target prod`), not on profiles.yml's default `local` (a DuckDB file under the data dir)."""
+    for name, value in {
+        "CLAIMS_ENV": "prod",
+        "CLAIMS_DATA_DIR": str(tmp_path),
+        "CLAIMS_LANDING_URI": "s3://landing/dms",
+        "CLAIMS_LAKE_URI": "s3://lake/claims",
+        "CLAIMS_KMS_KEY_ID": "alias/claims",
+        "CLAIMS_TOKENIZATION_KEY": "k" * 40,
+        "SNOWFLAKE_ACCOUNT": "acme-claims",
+        "SNOWFLAKE_USER": "claims_platform",
+        "SNOWFLAKE_DATABASE": "CLAIMS",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv(COLUMN_LINEAGE_ENV, raising=False)  # streamed outside local
+    monkeypatch.chdir(dbt_project.project_dir)
+    adapter = resource._initialize_dbt_core_adapter(["build", "--target", "prod"])
+    assert adapter is not None and adapter.type() == "snowflake"
+    assert adapter.config.target_name == "prod"

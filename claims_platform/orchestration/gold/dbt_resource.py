@@ -54,6 +54,13 @@ class PlatformDbtCliResource(DbtCliResource):
         return super()._cli_version  # another dbt: ask it
 
     def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> Any:
-        if column_lineage_mode(get_settings()) == "off":
+        settings = get_settings()
+        if column_lineage_mode(settings) == "off":
             return None  # what dagster-dbt passes on when it has no adapter
+        if self.target is None:
+            # dagster-dbt opens the adapter on the resource's target, not the command's
+            # `--target`: without this, the column metadata of a prod build were read from the
+            # profile's default target (the local DuckDB file), not from Snowflake.
+            with_target = self.model_copy(update={"target": settings.dbt_target})
+            return DbtCliResource._initialize_dbt_core_adapter(with_target, args)
         return super()._initialize_dbt_core_adapter(args)
