@@ -357,7 +357,12 @@ def _rows_loaded(cursor: Any) -> int:
 
 def transpile(sql: str, params: Sequence[Any] = ()) -> tuple[str, dict[str, Any]]:
     """A read-only query in DuckDB's dialect with `?` placeholders as Snowflake SQL with the
-    connector's `%(pN)s` placeholders, and the params by name."""
+    connector's `%(pN)s` placeholders, and the params by name.
+
+    Quoted identifiers are upper-cased: DuckDB resolves `silver."claim"` and `"claim_id"`
+    whatever their case, Snowflake only in the case written, and the platform's tables and
+    columns are stored upper case there (unquoted DDL, `column_identifier`). Result keys are
+    lower-cased again by `rows_of`."""
     import sqlglot
     from sqlglot import exp
 
@@ -365,6 +370,8 @@ def transpile(sql: str, params: Sequence[Any] = ()) -> tuple[str, dict[str, Any]
     names: list[str] = []
 
     def bind(node: exp.Expr) -> exp.Expr:
+        if isinstance(node, exp.Identifier) and node.quoted:
+            return exp.to_identifier(node.this.upper(), quoted=True)
         if isinstance(node, exp.Placeholder) and not node.this:
             names.append(f"p{len(names)}")
             return exp.var(f"%({names[-1]})s")

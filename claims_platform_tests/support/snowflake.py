@@ -161,6 +161,30 @@ def _teach_fakesnow(mp: pytest.MonkeyPatch, s3: Any, mirror: Path) -> None:
     mp.setattr(fakesnow.server, "sessions", Sessions(fakesnow.server.sessions))
 
 
+_SERVER_FUNCTION: list[Callable[..., Any]] = []
+
+
+def _fakesnow_server_function(fakesnow: Any) -> Callable[..., Any]:
+    """fakesnow's `server()` context manager, kept from the first time it is seen: once the
+    submodule `fakesnow.server` is imported, `fakesnow.server` names the module."""
+    import types
+
+    if not _SERVER_FUNCTION:
+        found = fakesnow.__dict__.get("server")
+        if isinstance(found, types.ModuleType):
+            # The submodule was imported before this module ever saw the function: load the
+            # package's own source again, in a fresh module object, to get it.
+            import importlib.util
+
+            spec = importlib.util.find_spec("fakesnow")
+            assert spec is not None and spec.loader is not None
+            fresh = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(fresh)
+            found = fresh.__dict__["server"]
+        _SERVER_FUNCTION.append(found)
+    return _SERVER_FUNCTION[0]
+
+
 @pytest.fixture(scope="session")
 def snowflake_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnowflakeServers]:
     import boto3
@@ -185,8 +209,9 @@ def snowflake_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Snow
     kms_key = boto3.client("kms", **aws).create_key(Description="claims lake")["KeyMetadata"]
     bucket = f"claims-lake-{uuid.uuid4().hex[:8]}"
     s3.create_bucket(Bucket=bucket)
-    # Importing the module fakesnow.server replaces the package's `server` function attribute.
-    start_server = fakesnow.server
+    # `fakesnow.server()` once, under its own name: importing the submodule `fakesnow.server`
+    # (as any other fixture's teaching does) replaces the package's function attribute.
+    start_server = _fakesnow_server_function(fakesnow)
     mirror = Path(tempfile.mkdtemp(prefix="stage_mirror_", dir=tmp_path_factory.getbasetemp()))
     try:
         with pytest.MonkeyPatch.context() as mp:

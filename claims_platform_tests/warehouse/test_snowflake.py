@@ -379,6 +379,9 @@ def test_check_queries_are_transpiled_with_bound_values():
     assert params == {"p0": "quarantined"}
     assert "%(p0)s" in sql and "LIKE 'C%%'" in sql
     assert problems(sql, "transpiled") == []
+    # DuckDB finds `"claim_id"` in any case; Snowflake only as stored, in upper case.
+    sql, _ = sf.transpile('select "claim_id" as id from silver."claim" as c')
+    assert '"CLAIM_ID"' in sql and 'silver."CLAIM"' in sql
 
 
 def test_identifiers_are_checked_before_they_reach_sql():
