@@ -175,9 +175,25 @@ def test_two_batches_commit_with_their_ledger_and_a_second_commit_is_refused(war
         assert writer.row_counts(["plan", "rejects"]) == {"plan": 3, "rejects": 0}
 
 
-@pytest.mark.parametrize("how", ["raise after the copy", "connection closed after the copy"])
-def test_a_commit_killed_after_the_copy_leaves_nothing_and_the_retry_loads_once(
-    warehouse, lake, monkeypatch, how
+@pytest.mark.parametrize(
+    ("point", "how"),
+    [
+        *(
+            (p, "raise")
+            for p in (
+                "silver.commit.begun",
+                "silver.commit.inserted:plan",
+                "silver.commit.copied",
+                "silver.commit.ledger_inserted",
+                "silver.commit.before_commit",
+            )
+        ),
+        ("silver.commit.copied", "connection closed"),
+        ("silver.commit.before_commit", "connection closed"),
+    ],
+)
+def test_a_commit_killed_at_any_statement_leaves_nothing_and_the_retry_loads_once(
+    warehouse, lake, monkeypatch, point, how
 ):
     path = "CLAIMS/PLAN/LOAD00000001.csv"
     batch = lake.batch("b1", [file_entry(path, 2)], [plan_rows(path, "b1", ["P1", "P2"])])
@@ -186,7 +202,7 @@ def test_a_commit_killed_after_the_copy_leaves_nothing_and_the_retry_loads_once(
         pass
 
     def kill(name: str) -> None:
-        if name == "silver.commit.copied":
+        if name == point:
             if how.startswith("connection"):
                 writer.connection.close()
             raise Killed(name)
