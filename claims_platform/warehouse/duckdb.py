@@ -87,9 +87,14 @@ from claims_platform.warehouse.ledger import (
 
 @contextmanager
 def warehouse_lock(lock_path: Path, timeout_s: float = 3600) -> Iterator[None]:
-    """Serialise writers of the single-writer DuckDB file across processes (runs, CLI, tests)."""
+    """Serialise writers of the single-writer DuckDB file across processes (runs, CLI, tests).
+
+    Re-entrant within a thread: a step that holds it (the gold build) and reads the warehouse
+    through it again (the actuarial pictures after their build) must not wait for itself, which
+    separate FileLock objects on one path would do (flock on two descriptors); other threads and
+    processes still wait."""
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(lock_path), timeout=timeout_s):
+    with FileLock(str(lock_path.resolve()), is_singleton=True).acquire(timeout=timeout_s):
         yield
 
 

@@ -229,3 +229,33 @@ def test_a_warehouse_read_that_fails_reports_the_error_type_in_every_implementat
                 reader.read_rows("SELECT * FROM silver.no_such_table WHERE path = ?", ["x"])
     assert str(local_error.value) == "CatalogException"
     assert str(snowflake_error.value) == "ProgrammingError"
+
+
+def test_the_lock_is_reentrant_in_a_thread_and_exclusive_across_threads(tmp_path):
+    """The gold build holds the lock and reads the warehouse again under it (the actuarial
+    pictures): that read must not wait for its own step; another thread still waits."""
+    import threading
+
+    from filelock import Timeout
+
+    from claims_platform.warehouse.duckdb import warehouse_lock
+
+    lock = tmp_path / "warehouse.lock"
+    outcome: list[str] = []
+
+    def other() -> None:
+        try:
+            with warehouse_lock(lock, timeout_s=0.5):
+                outcome.append("acquired")
+        except Timeout:
+            outcome.append("waited")
+
+    with warehouse_lock(lock, timeout_s=1), warehouse_lock(lock, timeout_s=1):
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join()
+    assert outcome == ["waited"]
+    thread = threading.Thread(target=other)
+    thread.start()
+    thread.join()
+    assert outcome == ["waited", "acquired"]
