@@ -8,6 +8,11 @@ import pytest
 
 from claims_platform.environment import DEPLOYMENT_MARKER_VARIABLES
 
+# One loopback Snowflake (fakesnow's server, taught in support/snowflake.py) and its S3 for every
+# module of a worker: a fixture imported into two test modules is two fixtures, and the second
+# would teach the emulator again on top of the first (COPY's PATTERN then lost).
+from claims_platform_tests.support.snowflake import snowflake_servers  # noqa: F401
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_FIXTURES = REPO_ROOT.parent / "shared" / "fixtures"
 

@@ -36,9 +36,6 @@ from claims_platform.quality.validate import FrameRefused, SuiteRun, read_frame,
 from claims_platform.warehouse.duckdb import DuckDBReader
 from claims_platform_tests.quality import warehouse
 from claims_platform_tests.quality.warehouse import BATCH
-from claims_platform_tests.support.snowflake import snowflake_servers
-
-__all__ = ["snowflake_servers"]
 
 CONTRACTS = load_contracts()
 SUITES = {s.table.name: s for s in table_suites(CONTRACTS)}

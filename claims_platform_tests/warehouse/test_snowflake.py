@@ -21,10 +21,8 @@ import pytest
 from claims_platform.silver.schema import all_silver_tables
 from claims_platform.warehouse import snowflake as sf
 from claims_platform.warehouse.base import BatchConflict, BatchOutput
-from claims_platform_tests.support.snowflake import SnowflakeServers, snowflake_servers
+from claims_platform_tests.support.snowflake import SnowflakeServers
 from claims_platform_tests.warehouse.snowflake_sql import problems
-
-__all__ = ["snowflake_servers"]
 
 # fakesnow notes that it copies Arrow results.
 pytestmark = pytest.mark.filterwarnings("ignore:Arrow output:UserWarning")
