@@ -82,6 +82,7 @@ from claims_platform.warehouse.ledger import (
     Processed,
     attempts_columns,
     change_reason,
+    unread_ledger_rows,
 )
 
 
@@ -335,24 +336,7 @@ def _quarantine_unread(con: duckdb.DuckDBPyConnection, files: list[Any]) -> None
     """Commit ledger rows `quarantined` (reason: the file's `problem`) for files never opened,
     as a batch of their own through `commit_batch`: the same attempts, conflict check and audit
     row as a batch the silver job read."""
-    keep = {"landed_at", "_batch_id", "processed_at"}
-    rows = []
-    for f in files:
-        row: dict[str, Any] = {n: None for n, _ in ledger_columns() if n not in keep}
-        row.update(
-            path=f.path,
-            table_name=f.file.table,
-            file_name=f.file.name,
-            format=f.file.fmt,
-            is_full_load=f.file.is_full_load,
-            size_bytes=f.size_bytes,
-            row_count=0,
-            rows_loaded=0,
-            rows_rejected=0,
-            status=QUARANTINED,
-            reason=f.problem,
-        )
-        rows.append(row)
+    rows = unread_ledger_rows(files)
     with tempfile.TemporaryDirectory(prefix="claims_unread_") as tmp:
         out = Path(tmp)
         manifest = {"batch_id": uuid.uuid4().hex, "files": rows}

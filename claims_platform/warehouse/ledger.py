@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from claims_platform.silver.schema import ledger_columns
 
@@ -92,3 +93,27 @@ def change_reason(
     if problem:
         found.append(problem)
     return "changed after it was processed: " + "; ".join(found) if found else None
+
+
+def unread_ledger_rows(files: list[Any]) -> list[dict[str, Any]]:
+    """Ledger rows `quarantined` (reason: the file's `problem`) of listed files never opened,
+    as both warehouses commit them in a batch of their own."""
+    keep = {"landed_at", "_batch_id", "processed_at"}
+    rows = []
+    for f in files:
+        row: dict[str, Any] = {n: None for n, _ in ledger_columns() if n not in keep}
+        row.update(
+            path=f.path,
+            table_name=f.file.table,
+            file_name=f.file.name,
+            format=f.file.fmt,
+            is_full_load=f.file.is_full_load,
+            size_bytes=f.size_bytes,
+            row_count=0,
+            rows_loaded=0,
+            rows_rejected=0,
+            status=QUARANTINED,
+            reason=f.problem,
+        )
+        rows.append(row)
+    return rows

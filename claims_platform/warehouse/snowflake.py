@@ -101,6 +101,7 @@ from claims_platform.warehouse.ledger import (
     Processed,
     attempts_columns,
     change_reason,
+    unread_ledger_rows,
 )
 
 if TYPE_CHECKING:
@@ -722,24 +723,7 @@ class SnowflakeWriter:
     def _quarantine_unread(self, files: list[Any]) -> None:
         """Ledger rows `quarantined` (reason: the file's `problem`) for files never opened,
         committed as a batch of their own: the same attempts, conflict check and batch row."""
-        keep = {"landed_at", "_batch_id", "processed_at"}
-        rows = []
-        for f in files:
-            row: dict[str, Any] = {n: None for n, _ in ledger_columns() if n not in keep}
-            row.update(
-                path=f.path,
-                table_name=f.file.table,
-                file_name=f.file.name,
-                format=f.file.fmt,
-                is_full_load=f.file.is_full_load,
-                size_bytes=f.size_bytes,
-                row_count=0,
-                rows_loaded=0,
-                rows_rejected=0,
-                status=QUARANTINED,
-                reason=f.problem,
-            )
-            rows.append(row)
+        rows = unread_ledger_rows(files)
         manifest = {"batch_id": uuid.uuid4().hex, "files": rows}
         self.commit_manifest(manifest, None, {f.path: f.modified_at for f in files})
 
