@@ -23,7 +23,9 @@ from claims_platform_tests.aws.conftest import all_keys, upload_tree
 from claims_platform_tests.silver.batch_files import EXPECTED_MEMBER, land_small_batch
 from claims_platform_tests.support.glue_standin import ERROR_GROUP, OUTPUT_GROUP, glue_standin
 
-SECRET_ID = "claims/tokenization-key"
+# Its own name: the moto server is the session's, and deploy/test_glue_job.py creates
+# claims/tokenization-key on it when both run on one worker.
+SECRET_ID = "claims/standin/tokenization-key"
 KEY = "standin-test-tokenization-key-0123456789abcdef"
 
 pytestmark = pytest.mark.slow
