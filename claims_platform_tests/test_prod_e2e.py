@@ -212,6 +212,22 @@ def _assert_gold_is_the_reference(stack: prod.ProdStack, truth: Path) -> None:
     assert_surrogate_keys(gold)
 
 
+def _assert_gold_carries_column_schema(stack: prod.ProdStack) -> None:
+    """Each built model's column schema, fetched from Snowflake while dbt builds (streamed
+    outside local) through the relation the image's manifest names, is on its materialization.
+    (Column lineage is not asserted here: on Snowflake its dependencies come out empty, see the
+    README.)"""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(stack.env["DAGSTER_HOME"]) as instance:
+        event = instance.get_latest_materialization_event(dg.AssetKey(["gold", "fct_claim"]))
+    assert event is not None and event.asset_materialization is not None
+    metadata = event.asset_materialization.metadata
+    assert "dagster/column_schema" in metadata, sorted(metadata)
+    schema = metadata["dagster/column_schema"].value
+    assert "_source_change_at" in {c.name.lower() for c in schema.columns}, schema
+
+
 def test_prod_headless_runs_load_snowflake_exactly_once(tmp_path: Path):
     from claims_platform.simulator import simulate
     from claims_platform_tests.support.instance import project_instance_home
@@ -229,6 +245,7 @@ def test_prod_headless_runs_load_snowflake_exactly_once(tmp_path: Path):
         assert code == 0, output[-8000:]
         _assert_gold_is_the_reference(stack, truth_1)
         assert _exactly_once_problems(stack, first) == []
+        _assert_gold_carries_column_schema(stack)
 
         simulate(source, seed=47, members=20, days=6, truth_dir=truth_2)
         second = stack.land(source)

@@ -394,6 +394,8 @@ class ProdStack:
     landing_bucket: str
     lake_bucket: str
     env: dict[str, str]
+    # The code and dbt project the runs load, with the manifest the image prepares.
+    checkout: Path = REPO_ROOT
     runs: list[str] = field(default_factory=list)
 
     @property
@@ -464,7 +466,12 @@ class ProdStack:
         next: the ledger and silver must live in Snowflake)."""
         data = self.root / "runs" / label / "data"
         data.mkdir(parents=True)
-        return {**self.env, "CLAIMS_DATA_DIR": str(data), **(extra or {})}
+        return {
+            **self.env,
+            "CLAIMS_DATA_DIR": str(data),
+            "PYTHONPATH": str(self.checkout),
+            **(extra or {}),
+        }
 
     def start_materialize(
         self, label: str, extra: Mapping[str, str] | None = None
@@ -475,7 +482,7 @@ class ProdStack:
         with output.open("w") as out:
             process = subprocess.Popen(
                 [str(Path(sys.executable).parent / "dagster"), *_HEADLESS],
-                cwd=REPO_ROOT,
+                cwd=self.checkout,
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -582,7 +589,49 @@ def prod_stack(root: Path) -> Iterator[ProdStack]:
             SNOWFLAKE_PRIVATE_KEY_PASSPHRASE=KEY_PASSPHRASE,
             **snowflake.environ(),
         )
-        yield ProdStack(root, moto, glue, snowflake, kms_key_arn, landing_bucket, lake_bucket, env)
+        checkout = image_checkout(root / "image", _base_environ(root))
+        yield ProdStack(
+            root, moto, glue, snowflake, kms_key_arn, landing_bucket, lake_bucket, env, checkout
+        )
+
+
+def image_checkout(target: Path, environ: Mapping[str, str]) -> Path:
+    """A copy of the package and its dbt project with the dbt manifest prepared as the image
+    prepares it (Dockerfile: `dagster-dbt project prepare-and-package`, target prod, placeholder
+    account and user, no database): the manifest a deployed code location loads. The checkout's
+    own manifest is parsed for the local target (scripts/setup), whose DuckDB catalog would
+    name every gold relation's database; other tests read it meanwhile, so it is not replaced."""
+    import shutil
+
+    shutil.copytree(REPO_ROOT / "claims_platform", target / "claims_platform")
+    shutil.copytree(
+        REPO_ROOT / "dbt",
+        target / "dbt",
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+    )
+    prepared = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "dagster-dbt"),
+            *("project", "prepare-and-package"),
+            *("--file", "claims_platform/orchestration/gold/project.py"),
+        ],
+        cwd=target,
+        env={
+            **environ,
+            "PYTHONPATH": str(target),
+            # The image's virtualenv is on its PATH: dagster-dbt runs the `dbt` it finds there.
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), environ.get("PATH", "")]),
+            "DBT_TARGET": "prod",
+            "SNOWFLAKE_ACCOUNT": "parse-only",
+            "SNOWFLAKE_USER": "parse-only",
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    manifest = target / "dbt" / "target" / "manifest.json"
+    assert prepared.returncode == 0 and manifest.exists(), prepared.stdout[-3000:] + prepared.stderr
+    return target
 
 
 # --- reading "Snowflake" ------------------------------------------------------------------------
