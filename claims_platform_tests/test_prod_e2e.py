@@ -7,7 +7,8 @@ the production deploy code; dagster-aws's `PipesGlueClient` with the S3 context 
 CloudWatch message reader; the silver script run with the arguments Glue gives it (no CLAIMS_*
 variable, the tokenization key read from Secrets Manager); snowflake-connector-python
 (dagster-snowflake) and dbt-snowflake against fakesnow's Snowflake server, dbt through the real
-`prod` target of dbt/profiles.yml.
+`prod` target of dbt/profiles.yml; the code location loads the dbt manifest prepared as the
+image prepares it (support/prod.py `image_checkout`).
 
 What is emulated: only the Glue job-run API is stood in for (support/glue_standin.py: StartJobRun
 runs the deployed script on this machine's Spark); Snowflake's SQL runs on fakesnow (DuckDB), and
@@ -17,9 +18,9 @@ itself sends, is shown to be Snowflake SQL here.
 
 `test_prod_headless_runs_load_snowflake_exactly_once` (four headless runs: batch 1; batch 2
 killed inside its commit transaction; batch 2 again, after the dead writer's lease expired, 6 s
-here; a run with nothing new) took 280 s and 336 s on this 2-core machine while other test runs
-shared it (load 2-3): per run, the Glue step ~20 s (Spark start, and PipesGlueClient polls every
-5 s) and dbt's build on the emulator 26-48 s, which the run with nothing new also pays.
+here; a run with nothing new) took 244-254 s alone on this 2-core machine and 305 s in a full
+clean-clone run of the suite: per run, the Glue step ~20 s (Spark start, and PipesGlueClient
+polls every 5 s) and dbt's build on the emulator, which the run with nothing new also pays.
 """
 
 from __future__ import annotations
