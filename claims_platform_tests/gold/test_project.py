@@ -4,24 +4,16 @@ so `.venv/bin/dagster dev` works without an activated virtualenv (README, CONTRA
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 
-from claims_platform_tests.conftest import REPO_ROOT
-from claims_platform_tests.support.pipeline import environ_without_settings
+from claims_platform_tests.support.pipeline import copy_checkout, environ_without_settings
 
 
 def test_dagster_dev_parses_the_project_without_dbt_on_path(tmp_path):
     # A copy of the package and its dbt project without a manifest: the parse writes one there,
     # not in the checkout other tests read at the same time.
-    checkout = tmp_path / "checkout"
-    shutil.copytree(REPO_ROOT / "claims_platform", checkout / "claims_platform")
-    shutil.copytree(
-        REPO_ROOT / "dbt",
-        checkout / "dbt",
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
-    )
+    checkout = copy_checkout(tmp_path / "checkout")
     env = environ_without_settings()
     # As `dagster dev` marks its code servers; a PATH with no virtualenv on it.
     env.update(

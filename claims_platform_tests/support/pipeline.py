@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,18 @@ import duckdb
 
 from claims_platform_tests.conftest import REPO_ROOT
 from claims_platform_tests.support.instance import project_instance_home
+
+
+def copy_checkout(target: Path) -> Path:
+    """A copy of the package and its dbt project, without a dbt manifest (nor dbt's logs or
+    packages): a parse there writes its own, not into the checkout other tests read meanwhile."""
+    shutil.copytree(REPO_ROOT / "claims_platform", target / "claims_platform")
+    shutil.copytree(
+        REPO_ROOT / "dbt",
+        target / "dbt",
+        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
+    )
+    return target
 
 
 def materialize_all(quality_checks: bool = True) -> dg.ExecuteInProcessResult:

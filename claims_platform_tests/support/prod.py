@@ -601,14 +601,9 @@ def image_checkout(target: Path, environ: Mapping[str, str]) -> Path:
     account and user, no database): the manifest a deployed code location loads. The checkout's
     own manifest is parsed for the local target (scripts/setup), whose DuckDB catalog would
     name every gold relation's database; other tests read it meanwhile, so it is not replaced."""
-    import shutil
+    from claims_platform_tests.support.pipeline import copy_checkout
 
-    shutil.copytree(REPO_ROOT / "claims_platform", target / "claims_platform")
-    shutil.copytree(
-        REPO_ROOT / "dbt",
-        target / "dbt",
-        ignore=shutil.ignore_patterns("target", "logs", "dbt_packages", ".user.yml"),
-    )
+    copy_checkout(target)
     prepared = subprocess.run(
         [
             str(Path(sys.executable).parent / "dagster-dbt"),

@@ -54,7 +54,7 @@ def with_column_metadata(invocation: Any, events: Iterable[Any]) -> Iterator[Any
     (dagster-dbt's `fetch_column_metadata`, asked one event at a time on a small pool).
 
     Why not `invocation.stream().fetch_column_metadata()` itself: dagster-dbt 0.29 maps it with
-    `dagster._core.utils.imap`, which loops without waiting whenever no event is in hand, that
+    Dagster's internal `imap`, which loops without waiting whenever no event is in hand, that
     is for the whole time dbt works on the next model: one core at 100 % for the length of the
     build (measured in the production end-to-end test: 38 % of the run process's CPU), taken
     from the dbt process beside it in the same run task. Here the build's events are read as
