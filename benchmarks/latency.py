@@ -1,7 +1,7 @@
 """Landing → gold latency under the real `dagster dev` (issue 16), and where the time goes.
 
     .venv/bin/python benchmarks/latency.py [--changes 8] [--members 500] [--days 60]
-        [--history-days 365] [--idle 5] [--venv-bin-on-path] [--keep]
+        [--history-days 365] [--idle 5] [--venv-bin-on-path] [--without-class-archive] [--keep]
 
 Starts `dagster dev -w workspace.yaml` as scripts/dev does, through
 `claims_platform_tests/support/dagster_dev.py` (a fresh CLAIMS_DATA_DIR and DAGSTER_HOME with the
@@ -122,6 +122,12 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary root")
     parser.add_argument(
+        "--without-class-archive",
+        action="store_true",
+        help="runs start Spark without its class archive (CLAIMS_SPARK_CLASS_ARCHIVE=off), "
+        "to measure what the archive saves",
+    )
+    parser.add_argument(
         "--source",
         default=None,
         help="git revision to run (a snapshot of it; default: the working tree)",
@@ -136,12 +142,14 @@ def main() -> int:
         venv_bin_on_path=True if args.venv_bin_on_path else None,
         keep=args.keep,
         source=args.source,
+        settings={"CLAIMS_SPARK_CLASS_ARCHIVE": "off"} if args.without_class_archive else None,
     )
     print(
         f"dagster dev on 127.0.0.1:{dev.port}, root {dev.root} (venv bin on PATH: "
         f"{dev.venv_bin_on_path}); demo data: members {args.members}, days {args.days}, "
         f"history days {args.history_days}, seed {args.seed}; code: "
-        f"{args.source or 'working tree'}",
+        f"{args.source or 'working tree'}"
+        + ("; Spark without its class archive" if args.without_class_archive else ""),
         flush=True,
     )
     results: list[tuple[Landed, dict[str, Any]]] = []

@@ -1,12 +1,15 @@
-"""A cold local Spark with and without the class archive (`silver.spark.build_class_archive`).
+"""A cold local Spark with and without what shortens its start (`silver.spark`): the class
+archive (`build_class_archive`) and the Python daemon that imports compiled PySpark
+(`silver.spark_daemon`).
 
     .venv/bin/python benchmarks/spark_start.py [--repeat 3]
 
 Each measurement is a fresh Python process that does what a run process does before its first
 batch moves: start the platform's Spark session (`silver.spark.get_spark`) and run one trivial
-`mapInArrow` (which starts Spark's Python workers). The two kinds alternate, `--repeat` times
-each, so the machine's noise falls on both; printed: seconds of each, the medians and their
-ratio. Needs the archive built (`scripts/setup` does; else
+`mapInArrow` (which starts Spark's Python workers). Three kinds alternate, `--repeat` times each,
+so the machine's noise falls on all: `plain` (neither), `archive` (the archive only) and `both`
+(the platform's session). Printed: seconds of each, the medians and their ratios to `plain`.
+Needs the archive built (`scripts/setup` does; else
 `.venv/bin/python -m claims_platform.silver.spark build`).
 """
 
@@ -24,10 +27,21 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 PROBE = """
-import json, time
+import json, sys, time
 t0 = time.perf_counter()
-from claims_platform.silver.spark import get_spark
-spark = get_spark("spark-start-benchmark")
+from claims_platform.silver.spark import ensure_java, silver_spark_conf
+ensure_java()
+from pyspark.sql import SparkSession
+conf = silver_spark_conf("spark-start-benchmark")
+mode = sys.argv[1]
+if mode == "plain":  # neither: the JVM's own class loading, PySpark's default daemon
+    conf["spark.driver.extraJavaOptions"] = "-Duser.timezone=UTC"
+if mode in ("plain", "archive"):
+    del conf["spark.python.daemon.module"]
+builder = SparkSession.builder
+for key, value in conf.items():
+    builder = builder.config(key, value)
+spark = builder.getOrCreate()
 t1 = time.perf_counter()
 def passthrough(batches):
     yield from batches
@@ -39,14 +53,17 @@ vm = spark.sparkContext._jvm.java.lang.System.getProperty("java.vm.info")
 print("SPARK-START " + json.dumps({"session": t1 - t0, "first_batch": t2 - t1, "vm": vm}))
 """
 
+MODES = {
+    "plain": "neither (the JVM's own class loading; PySpark's daemon, imports from its zip)",
+    "archive": "the class archive only",
+    "both": "the class archive and the daemon that imports compiled PySpark (the platform)",
+}
 
-def measure(archive: bool) -> dict:
-    env = dict(os.environ)
-    env.pop("CLAIMS_SPARK_CLASS_ARCHIVE", None)
-    if not archive:
-        env["CLAIMS_SPARK_CLASS_ARCHIVE"] = "off"
+
+def measure(mode: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "CLAIMS_SPARK_CLASS_ARCHIVE"}
     out = subprocess.run(
-        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-c", PROBE, mode], env=env, capture_output=True, text=True, check=True
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("SPARK-START "))
     return json.loads(line.removeprefix("SPARK-START "))
@@ -61,22 +78,21 @@ def main() -> int:
     if not class_archive_options():
         print("no class archive: run .venv/bin/python -m claims_platform.silver.spark build")
         return 1
-    totals: dict[bool, list[float]] = {False: [], True: []}
-    print("archive  session  first batch  total  JVM")
+    totals: dict[str, list[float]] = {mode: [] for mode in MODES}
+    print("mode     session  first batch  total  JVM")
     for _ in range(args.repeat):
-        for archive in (False, True):
-            m = measure(archive)
+        for mode in MODES:
+            m = measure(mode)
             total = m["session"] + m["first_batch"]
-            totals[archive].append(total)
+            totals[mode].append(total)
             print(
-                f"{'with' if archive else 'without':7}  {m['session']:7.2f}  "
-                f"{m['first_batch']:11.2f}  {total:5.2f}  {m['vm']}"
+                f"{mode:7}  {m['session']:7.2f}  {m['first_batch']:11.2f}  {total:5.2f}  {m['vm']}"
             )
-    without, with_ = (statistics.median(totals[k]) for k in (False, True))
-    print(
-        f"median to the first batch: without {without:.2f} s, with {with_:.2f} s; "
-        f"ratio with/without {with_ / without:.2f} ({without - with_:.2f} s saved per cold Spark)"
-    )
+    medians = {mode: statistics.median(values) for mode, values in totals.items()}
+    print("median seconds from a fresh process to its first batch done:")
+    for mode, what in MODES.items():
+        ratio = medians[mode] / medians["plain"]
+        print(f"  {mode:7} {medians[mode]:5.2f} s  ({ratio:.2f} of plain)  {what}")
     return 0
 
 

@@ -54,6 +54,8 @@ def silver_spark_conf(app_name: str = "claims-silver") -> dict[str, str]:
         "spark.ui.enabled": "false",
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.parquet.compression.codec": "zstd",
+        # Python workers import the installed, compiled PySpark, not Spark's zip of its source.
+        "spark.python.daemon.module": "claims_platform.silver.spark_daemon",
         "spark.driver.extraJavaOptions": driver_java,
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     }

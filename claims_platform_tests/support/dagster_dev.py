@@ -169,7 +169,10 @@ class DagsterDev:
         venv_bin_on_path: bool | None = None,
         keep: bool = False,
         source: str | None = None,
+        settings: dict[str, str] | None = None,
     ) -> None:
+        # CLAIMS_* settings dagster dev gets (the caller's shell's never reach it).
+        self.settings = dict(settings or {})
         # Short: the warm dbt server's Unix socket lives under TMPDIR (at most ~100 bytes).
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="cpdev-", dir="/tmp"))
         self.keep = keep
@@ -219,6 +222,7 @@ class DagsterDev:
             TMPDIR=str(self.tmp),
             PYTHONUNBUFFERED="1",
         )
+        env.update(self.settings)
         if self.source:
             env["PYTHONPATH"] = os.pathsep.join(
                 p for p in (str(self.repo), env.get("PYTHONPATH")) if p

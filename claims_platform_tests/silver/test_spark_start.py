@@ -1,6 +1,7 @@
-"""The local Spark's class-data-sharing archive (`silver.spark`, built by `scripts/setup`): a Spark
-started by the platform maps it, and an archive that is damaged, foreign or turned off never stops
-the JVM from starting."""
+"""What shortens a cold local Spark (`silver.spark`): the class-data-sharing archive `scripts/setup`
+builds, which a Spark started by the platform maps (and an archive that is damaged, foreign or
+turned off never stops the JVM from starting), and the Python daemon whose workers import the
+installed PySpark, not Spark's zip of its source (`silver.spark_daemon`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from claims_platform.silver.spark import class_archive_dir, class_archive_options, java_home
+from claims_platform.silver.spark_daemon import without_spark_zips
 
 # A fresh process (a Spark session is one per process): start the platform's session, run a
 # `mapInArrow` as the silver job does, and say whether the JVM shares archived classes.
@@ -21,12 +23,23 @@ PROBE = """
 import json
 from claims_platform.silver.spark import get_spark
 spark = get_spark()
-def passthrough(batches):
-    yield from batches
-df = spark.createDataFrame([("a",), ("b",)], "p string").mapInArrow(passthrough, "p string")
-rows = sorted(r.p for r in df.collect())
+def where_pyspark_comes_from(batches):
+    import pyarrow as pa
+    import pyspark
+    for b in batches:
+        yield pa.RecordBatch.from_pylist(
+            [{"p": p, "pyspark": pyspark.__file__} for p in b.column(0).to_pylist()]
+        )
+df = spark.createDataFrame([("a",), ("b",)], "p string").mapInArrow(
+    where_pyspark_comes_from, "p string, pyspark string"
+)
+rows = df.collect()
 vm = spark.sparkContext._jvm.java.lang.System.getProperty("java.vm.info")
-print("PROBE " + json.dumps({"vm": vm, "rows": rows}))
+print("PROBE " + json.dumps({
+    "vm": vm,
+    "rows": sorted(r.p for r in rows),
+    "worker_pyspark": sorted({r.pyspark for r in rows}),
+}))
 """
 
 
@@ -40,7 +53,7 @@ def built_archive() -> Path:
 
 
 @pytest.mark.slow
-def test_the_platforms_spark_maps_the_archive_setup_built():
+def test_the_platforms_spark_maps_the_archive_and_its_workers_import_compiled_pyspark():
     built_archive()
     env = {k: v for k, v in os.environ.items() if k != "CLAIMS_SPARK_CLASS_ARCHIVE"}
     done = subprocess.run(
@@ -51,6 +64,25 @@ def test_the_platforms_spark_maps_the_archive_setup_built():
     out = json.loads(line.removeprefix("PROBE "))
     assert out["rows"] == ["a", "b"]
     assert "sharing" in out["vm"]
+    import pyspark
+
+    assert out["worker_pyspark"] == [pyspark.__file__]  # the installed package, not a zip
+
+
+def test_the_daemon_takes_only_sparks_zips_off_the_path():
+    lib = "/venv/lib/python3.11/site-packages/pyspark/python/lib"
+    path = [
+        "/work/checkout",
+        f"{lib}/pyspark.zip",
+        f"{lib}/py4j-0.10.9.7-src.zip",
+        "/usr/lib/python311.zip",
+        "/venv/lib/python3.11/site-packages",
+    ]
+    assert without_spark_zips(path) == [
+        "/work/checkout",
+        "/usr/lib/python311.zip",
+        "/venv/lib/python3.11/site-packages",
+    ]
 
 
 def java_version_with(options: str) -> str:
