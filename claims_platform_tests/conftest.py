@@ -31,9 +31,11 @@ def platform_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data
 
 
-# The longest tests first: under `pytest -n 2 --dist loadgroup` (scripts/test) a long test that starts last keeps
-# one worker busy while the other idles. Measured order, longest first; then the other tests
-# that run the real pipeline (marked slow); then the rest, in collection order.
+# The longest tests first: under `pytest -n 2 --dist loadgroup` (scripts/test) a long test that
+# starts last keeps one worker busy while the other idles. Measured order, longest first; then the
+# other tests that run the real pipeline (marked slow); then the rest, in collection order.
+# xdist keeps this order only with --no-loadscope-reorder (scripts/test passes it); by default it
+# hands out the groups with the most tests first, which put these single long tests last.
 _LONGEST_FIRST = (
     "test_faults.py::test_sigkill",
     "test_prod_e2e.py::test_prod_headless",

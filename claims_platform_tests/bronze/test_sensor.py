@@ -193,3 +193,15 @@ def test_a_batch_runs_the_checks_gold_waits_for_and_automation_runs_the_rest(pla
         assert ("silver/claim", "contract_types") in requested
         assert ("silver/claim", "payer_rules") in requested
         assert not {name for _, name in requested} & {"change_keys", "change_order"}
+
+
+def test_the_sensor_ticks_every_two_seconds_locally_and_every_five_on_s3(monkeypatch):
+    from claims_platform.orchestration.bronze.sensor import build_landing_sensor
+
+    intervals = {}
+    for env in ("local", "branch", "prod"):
+        monkeypatch.setenv("CLAIMS_ENV", env)
+        sensor = build_landing_sensor(silver_keys_by_table, gold_reads)
+        intervals[env] = sensor.minimum_interval_seconds
+    assert intervals == {"local": 2, "branch": 5, "prod": 5}
+    assert defs.get_sensor_def("landing_zone_sensor").minimum_interval_seconds == 2

@@ -28,6 +28,7 @@ import dagster as dg
 
 from claims_platform.bronze.landing import LandedFile
 from claims_platform.contracts import TableContract, load_contracts
+from claims_platform.environment import Env, get_env
 from claims_platform.orchestration.resources import PlatformResource
 from claims_platform.orchestration.silver.assets import (
     FILES_LEFT_BEHIND_FRONT,
@@ -189,6 +190,13 @@ def left_pending(
     return left
 
 
+def _tick_seconds(env: Env) -> int:
+    """How often the sensor looks: a landed file waits for the next tick, so this is latency.
+    A local tick walks a directory (milliseconds); on S3 it lists the landing zone's keys, which
+    a shorter interval would multiply."""
+    return 2 if env == "local" else 5
+
+
 def build_landing_sensor(
     silver_keys_by_table: Mapping[str, Sequence[dg.AssetKey]],
     gold_reads: Mapping[dg.AssetKey, frozenset[dg.AssetKey]],
@@ -207,7 +215,7 @@ def build_landing_sensor(
         "in the same run the gold models that read those tables (and any gold a failed run left "
         "behind its silver), so each batch ends with gold up to date and rebuilds no model the "
         "batch cannot change.",
-        minimum_interval_seconds=5,
+        minimum_interval_seconds=_tick_seconds(get_env()),
         default_status=default_status,
         asset_selection=dg.AssetSelection.assets(
             *(bronze_key(c) for c in contracts.values()),
