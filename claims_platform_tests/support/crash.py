@@ -186,7 +186,8 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 def program_name(pid: int) -> str:
-    """A short name for a process: `dbt`, `java`, `pyspark.daemon`, `tail`… ('' once gone)."""
+    """A short name for a process: `dbt`, `java`, `claims_platform.silver.spark_daemon`, `tail`…
+    ('' once gone)."""
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
@@ -244,7 +245,8 @@ def kill_tree(run: HeadlessRun) -> None:
 def kill_when_child_runs(run: HeadlessRun, program: str, timeout: float = 600) -> None:
     """SIGKILL the run's own process (not its children) as soon as a descendant process called
     `program` (see `program_name`) is running, e.g. the first Spark Python worker
-    (`pyspark.daemon`), which starts when the Spark job begins to read the landed files."""
+    (`silver.spark.PYTHON_DAEMON_MODULE`), which starts when the Spark job begins to read the
+    landed files."""
     if not wait_for_child(run, program, timeout):
         raise AssertionError(f"{run.label}: ended before {program} ran\n{run.describe()}")
     os.kill(run.proc.pid, signal.SIGKILL)
