@@ -335,6 +335,8 @@ def test_a_valuation_month_materializes_with_pictures(built, materialized):
 def test_the_asset_pages_show_the_pictures_in_a_browser(materialized, tmp_path):
     """Seen as a user sees them: the IBNR page in Chromium shows the preview inline, the chart
     (a decoded PNG) behind its metadata row, and the plotted totals."""
+    from playwright.sync_api import expect
+
     from claims_platform_tests.support.ui import (
         chromium_page,
         close_dialog,
@@ -357,8 +359,9 @@ def test_the_asset_pages_show_the_pictures_in_a_browser(materialized, tmp_path):
         chromium_page() as page,
     ):
         open_asset_page(page, server.url, key, wait_for_label="preview")
-        assert metadata_row(page, "preview").locator("table").is_visible()
-        assert metadata_row(page, "ibnr_total").is_visible()
+        # The row is there before its Markdown renders: wait for what the user sees.
+        expect(metadata_row(page, "preview").locator("table")).to_be_visible()
+        expect(metadata_row(page, "ibnr_total")).to_be_visible()
         dialog = show_markdown(page, "ibnr")
         img = dialog.locator("img")
         assert img.get_attribute("src").startswith("data:image/png;base64,")

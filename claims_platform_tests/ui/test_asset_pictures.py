@@ -59,19 +59,19 @@ def test_asset_page_shows_chart_table_and_plots(tmp_path: Path) -> None:
 
 
 def _check_pages(url: str, latest: float, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
     with chromium_page() as page:
         open_asset_page(page, url, toy_defs.ASSET_KEY, wait_for_label=toy_defs.TABLE_LABEL)
 
-        # The Markdown table (< 1000 characters) renders inline as a table, latest values.
+        # The Markdown table (< 1000 characters) renders inline as a table, latest values. The
+        # row is there before its Markdown renders: `expect` waits for what the user sees.
         table = metadata_row(page, toy_defs.TABLE_LABEL).locator("table")
-        assert table.locator("th").all_inner_texts() == ["month", "pmpm_usd"]
-        assert (
-            table.locator("tr")
-            .filter(has_text="2026-06")
-            .get_by_text(f"{latest:,.2f}")
-            .is_visible()
-        )
-        assert metadata_row(page, toy_defs.NUMBER_LABEL).get_by_text(str(latest)).is_visible()
+        expect(table.locator("th")).to_have_text(["month", "pmpm_usd"])
+        expect(
+            table.locator("tr").filter(has_text="2026-06").get_by_text(f"{latest:,.2f}")
+        ).to_be_visible()
+        expect(metadata_row(page, toy_defs.NUMBER_LABEL).get_by_text(str(latest))).to_be_visible()
         page.screenshot(path=tmp_path / "overview.png")
 
         # The PNG makes its Markdown too long to show inline: it opens in a dialog, decoded.
@@ -80,13 +80,13 @@ def _check_pages(url: str, latest: float, tmp_path: Path) -> None:
         assert img.get_attribute("src").startswith("data:image/png;base64,")
         assert img.get_attribute("alt") == "PMPM trend"
         assert image_natural_width(img) == 600  # 6 in x 100 dpi: the PNG itself, not a broken icon
-        assert img.is_visible()
+        expect(img).to_be_visible()
         page.screenshot(path=tmp_path / "chart_dialog.png")
         close_dialog(page)
 
         # Each numeric label plotted over both materializations.
         canvases = show_metadata_plots(page)
         assert canvases.count() == 2  # member_months, pmpm_usd
-        assert page.get_by_text(toy_defs.NUMBER_LABEL, exact=True).is_visible()
+        expect(page.get_by_text(toy_defs.NUMBER_LABEL, exact=True)).to_be_visible()
         assert all(painted_pixels(c) > 1000 for c in canvases.all())
         page.screenshot(path=tmp_path / "plots.png")
