@@ -29,19 +29,15 @@ sys.path.insert(0, str(REPO))
 PROBE = """
 import json, sys, time
 t0 = time.perf_counter()
-from claims_platform.silver.spark import ensure_java, silver_spark_conf
+from claims_platform.silver.spark import ensure_java, get_spark, silver_spark_conf
 ensure_java()
-from pyspark.sql import SparkSession
 conf = silver_spark_conf("spark-start-benchmark")
 mode = sys.argv[1]
 if mode == "plain":  # neither: the JVM's own class loading, PySpark's default daemon
     conf["spark.driver.extraJavaOptions"] = "-Duser.timezone=UTC"
 if mode in ("plain", "archive"):
     del conf["spark.python.daemon.module"]
-builder = SparkSession.builder
-for key, value in conf.items():
-    builder = builder.config(key, value)
-spark = builder.getOrCreate()
+spark = get_spark(conf=conf)
 t1 = time.perf_counter()
 def passthrough(batches):
     yield from batches

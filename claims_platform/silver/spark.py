@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,13 +66,14 @@ def silver_spark_conf(app_name: str = "claims-silver") -> dict[str, str]:
     }
 
 
-def get_spark(app_name: str = "claims-silver") -> Any:
-    """The process's Spark session (created once; reused by later batches in the same process)."""
+def get_spark(app_name: str = "claims-silver", conf: Mapping[str, str] | None = None) -> Any:
+    """The process's Spark session (created once; reused by later batches in the same process),
+    with `silver_spark_conf`'s settings unless `conf` gives others."""
     ensure_java()
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder
-    for key, value in silver_spark_conf(app_name).items():
+    for key, value in (conf or silver_spark_conf(app_name)).items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
 
@@ -196,18 +198,13 @@ def build_class_archive(*, force: bool = False) -> Path:
 def _train(work: Path) -> None:
     """What a silver batch makes the JVM load: a session, SQL, `mapInArrow`, Parquet out and in;
     the JVM dumps what it loaded into `work`/spark.jsa as it exits."""
-    from pyspark.sql import SparkSession
-
     conf = silver_spark_conf("claims-class-archive")
     conf["spark.driver.extraJavaOptions"] += (
         f" -XX:SharedArchiveFile={work / _BASE} -XX:ArchiveClassesAtExit={work / _TOP}"
         # The dump lists each class it cannot share (signed jars, old class files).
         " -Xlog:cds=off -Xlog:cds+dynamic=off"
     )
-    builder = SparkSession.builder
-    for key, value in conf.items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    spark = get_spark(conf=conf)
     out = Path(tempfile.mkdtemp(prefix="claims-class-archive-"))
     try:
 
