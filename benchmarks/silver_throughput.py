@@ -2,7 +2,7 @@
 as one file grows tenfold (issue 15), measured in one run.
 
     .venv/bin/python benchmarks/silver_throughput.py [--rows 2000000] [--formats csv,parquet]
-        [--file-rows 250000] [--memory-rows ROWS/20] [--seed 7] [--keep]
+        [--file-rows 250000] [--memory-rows ROWS/20] [--seed 7] [--keep] [--repeat 1]
         [--only spark,duckdb,platform,memory]
 
 1. Writes one DMS file set of CLAIM_LINE changes per format (`--rows` changes, half in full-load
@@ -35,6 +35,10 @@ as one file grows tenfold (issue 15), measured in one run.
 
 Ratios are what count, and only within one run (the machine is shared and noisy): platform /
 bare Spark rows/s (target ≥ 0.8), DuckDB / bare Spark for reference, and the peak RSS ratios.
+`--repeat N` measures every engine N times per format, in alternating order (A B C, C B A, …, so
+that a drift of the machine's load weighs on each alike), and prints each round's ratios
+(measured seconds apart, paired) and their median: one pair of runs on this machine can differ
+by more than the gap to a target.
 A small `--rows` (100,000) checks the script in minutes; its ratios mostly compare the fixed
 cost of a Spark job, not throughput.
 
@@ -51,6 +55,7 @@ import hashlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -550,6 +555,27 @@ def _ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}" if b else "-"
 
 
+def _rate(m: Measured) -> float:
+    return m.rows_per_second
+
+
+def _peak(m: Measured) -> float:
+    return m.rss_peak
+
+
+def _paired(a: list[Measured], b: list[Measured], value: Any) -> list[float]:
+    """Each round's value of `a` over the same round's of `b`."""
+    return [value(x) / value(y) for x, y in zip(a, b, strict=True)]
+
+
+def _rounds(ratios: list[float]) -> str:
+    """One round's ratio, or each round's and their median."""
+    if len(ratios) == 1:
+        return f"{ratios[0]:.2f}"
+    each = ", ".join(f"{r:.2f}" for r in ratios)
+    return f"median {statistics.median(ratios):.2f} (rounds: {each})"
+
+
 # ---------------------------------------------------------------------------------------------
 
 
@@ -574,6 +600,9 @@ def main() -> int:
         help="rows of the file that grows 10x in the memory measurement (default: --rows / 20)",
     )
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds of the throughput measurements per format"
+    )
     parser.add_argument("--keep", action="store_true", help="keep and reuse the generated files")
     parser.add_argument(
         "--only", default=",".join(MEASUREMENTS), help="comma-separated: " + ",".join(MEASUREMENTS)
@@ -592,8 +621,8 @@ def main() -> int:
         unknown = [g for g in given if g not in allowed]
         if unknown or not given:
             parser.error(f"unknown {name} {unknown}; expected some of {', '.join(allowed)}")
-    if args.rows < 2 or args.file_rows < 1:
-        parser.error("--rows must be at least 2 and --file-rows at least 1")
+    if args.rows < 2 or args.file_rows < 1 or args.repeat < 1:
+        parser.error("--rows must be at least 2, --file-rows and --repeat at least 1")
     memory_rows = args.memory_rows or max(4, args.rows // 20)
     large_file = memory_rows * MEMORY_FACTOR
 
@@ -612,7 +641,7 @@ def main() -> int:
         f"{args.file_rows:,} rows), seed {args.seed}, {cores} cores; files under {root}",
         flush=True,
     )
-    results: dict[tuple[str, str], Measured] = {}
+    results: dict[tuple[str, str], list[Measured]] = {}
     memory: dict[str, tuple[Measured, Measured]] = {}
     try:
         header = (
@@ -634,13 +663,13 @@ def main() -> int:
                 if not printed_header:
                     print(header, flush=True)
                     printed_header = True
-                for what in engines:
-                    target = out / (f"{what}.duckdb" if what == "duckdb" else what)
-                    results[(fmt, what)] = m = measure(
-                        what, fmt, landing, args.rows, target, again=what == "platform"
-                    )
-                    print_row(m)
-                    shutil.rmtree(out, ignore_errors=True)
+                for round_ in range(args.repeat):
+                    for what in engines if round_ % 2 == 0 else engines[::-1]:
+                        target = out / (f"{what}.duckdb" if what == "duckdb" else what)
+                        m = measure(what, fmt, landing, args.rows, target, again=what == "platform")
+                        results.setdefault((fmt, what), []).append(m)
+                        print_row(m)
+                        shutil.rmtree(out, ignore_errors=True)
         for fmt in formats if "memory" in only else []:
             pair = []
             for factor in (1, MEMORY_FACTOR):
@@ -664,21 +693,31 @@ def main() -> int:
 
     lines = []
     for fmt in formats:
-        spark, duck, platform = (results.get((fmt, w)) for w in ("spark", "duckdb", "platform"))
+        spark, duck, platform = (results.get((fmt, w), []) for w in ("spark", "duckdb", "platform"))
         if spark and platform:
-            rate = _ratio(platform.rows_per_second, spark.rows_per_second)
-            rss = _ratio(platform.rss_peak, spark.rss_peak)
-            lines.append(f"{fmt:<8}platform / spark: rows/s {rate} (target >= 0.8), peak RSS {rss}")
-            if platform.detail.get("again_seconds"):
-                warm = platform.rows / platform.detail["again_seconds"]
+            lines.append(
+                f"{fmt:<8}platform / spark: rows/s "
+                + _rounds(_paired(platform, spark, _rate))
+                + " (target >= 0.8), peak RSS "
+                + _rounds(_paired(platform, spark, _peak))
+            )
+            warm = [
+                (p.rows / p.detail["again_seconds"]) / s.rows_per_second
+                for s, p in zip(spark, platform, strict=True)
+                if p.detail.get("again_seconds")
+            ]
+            if warm:
                 lines.append(
                     f"{fmt:<8}platform, the batch again in the same session (Python workers "
-                    f"started) / spark: rows/s {_ratio(warm, spark.rows_per_second)}"
+                    f"started) / spark: rows/s {_rounds(warm)}"
                 )
         if spark and duck:
-            rate = _ratio(duck.rows_per_second, spark.rows_per_second)
-            rss = _ratio(duck.rss_peak, spark.rss_peak)
-            lines.append(f"{fmt:<8}duckdb / spark:   rows/s {rate}, peak RSS {rss}")
+            lines.append(
+                f"{fmt:<8}duckdb / spark:   rows/s "
+                + _rounds(_paired(duck, spark, _rate))
+                + ", peak RSS "
+                + _rounds(_paired(duck, spark, _peak))
+            )
         if fmt in memory:
             small, large = memory[fmt]
             rss = _ratio(large.rss_peak, small.rss_peak)
