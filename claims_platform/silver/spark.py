@@ -92,9 +92,9 @@ def get_spark(app_name: str = "claims-silver", conf: Mapping[str, str] | None = 
 #
 # The archive lives in the virtualenv that holds Spark (`<prefix>/var/claims-platform/`), under a
 # name that hashes the Java runtime and Spark's jars, so an upgrade of either makes the JVM simply
-# not find one (setup builds the new one). A stale, truncated or foreign archive is never fatal:
-# the JVM runs with `-Xshare:auto` (its default) and quietly loads classes the usual way; files
-# that are no archive at all are left out (that one case the JVM refuses).
+# not find one (setup builds the new one, and deletes the old). A stale, truncated or foreign
+# archive is never fatal: the JVM runs with `-Xshare:auto` (its default) and quietly loads classes
+# the usual way; files that are no archive at all are left out (that one case the JVM refuses).
 # CLAIMS_SPARK_CLASS_ARCHIVE names another directory holding base.jsa and spark.jsa, or `off`
 # (to measure without it).
 #
@@ -167,6 +167,7 @@ def build_class_archive(*, force: bool = False) -> Path:
     runtime = java_home()
     final = class_archive_dir(runtime)
     if final.is_dir() and not force:
+        remove_other_archives(final)
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".building-", dir=final.parent))
@@ -192,7 +193,21 @@ def build_class_archive(*, force: bool = False) -> Path:
         work.rename(final)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    remove_other_archives(final)
     return final
+
+
+def remove_other_archives(kept: Path) -> list[Path]:
+    """Delete the archives beside `kept` that earlier Java or Spark installs of this virtualenv
+    left (~160 MB each; no JVM of this install looks for them again); the deleted paths. A JVM
+    still running with one keeps its mapping (the file goes when the JVM exits); a build under
+    way in another process (`.building-*`) is left alone."""
+    removed = []
+    for other in sorted(kept.parent.glob("spark-cds-*")):
+        if other != kept and other.is_dir() and not other.is_symlink():
+            shutil.rmtree(other, ignore_errors=True)
+            removed.append(other)
+    return removed
 
 
 def _train(work: Path) -> None:

@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from claims_platform.silver.spark import class_archive_dir, class_archive_options, java_home
+from claims_platform.silver.spark import (
+    class_archive_dir,
+    class_archive_options,
+    java_home,
+    remove_other_archives,
+)
 from claims_platform.silver.spark_daemon import without_spark_zips
 
 # A fresh process (a Spark session is one per process): start the platform's session, run a
@@ -135,3 +140,19 @@ def test_the_archive_is_keyed_by_the_java_runtime(tmp_path):
     assert class_archive_dir(one) == class_archive_dir(one)
     assert class_archive_dir(one) != class_archive_dir(two)
     assert class_archive_dir(one).parent == Path(sys.prefix) / "var" / "claims-platform"
+
+
+def test_a_new_archive_deletes_those_of_earlier_installs_and_leaves_builds_under_way(tmp_path):
+    """`build_class_archive` ends with `remove_other_archives(<the new one>)`."""
+    kept, old, older = (tmp_path / f"spark-cds-{n}" for n in ("new", "old1", "old2"))
+    building, elsewhere = tmp_path / ".building-x", tmp_path / "unrelated"
+    for d in (kept, old, older, building, elsewhere):
+        d.mkdir()
+        (d / "spark.jsa").write_bytes(b"x")
+    link = tmp_path / "spark-cds-link"
+    link.symlink_to(elsewhere)
+    assert remove_other_archives(kept) == [old, older]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [kept.name, building.name, elsewhere.name, link.name]
+    )
+    assert (kept / "spark.jsa").is_file() and (elsewhere / "spark.jsa").is_file()
