@@ -24,6 +24,7 @@ from claims_platform.contracts import load_contracts
 from claims_platform.dms.files import parse_path
 from claims_platform.environment import get_settings
 from claims_platform.orchestration.quality.checks import (
+    CHECK_HISTORY_PAGE,
     VALIDATED_IN_RUN,
     build_quality_checks,
     evaluate_gold,
@@ -407,11 +408,31 @@ def test_a_suite_result_is_carried_over_until_a_batch_commits(platform_env):
             assert third[check].metadata[VALIDATED_IN_RUN].value == validated_by
             assert (third[check].description or "").count("validated by run") == 1
 
-        # An edited suite is not the recorded one.
+        # Runs created and never finished (killed before their checks ran) leave planned
+        # records on top of the history, more than one page of it: the recorded result is still
+        # the last completed one.
+        [checks] = [c for c in CHECKS if c.node_def.name == f"silver_{table}_quality"]
+        job = dg.Definitions(
+            assets=[dg.AssetSpec(silver_key(table))],
+            asset_checks=[checks],
+            resources={"platform": PlatformResource()},
+        ).resolve_implicit_global_asset_job_def()
+        for _ in range(CHECK_HISTORY_PAGE + 2):
+            instance.create_run_for_job(job_def=job)
         with duckdb.connect(str(path), read_only=True) as con:
             version = warehouse_version(DuckDBReader(con))
         keys = [dg.AssetCheckKey(silver_key(table), c) for c in suite.checks]
+        newest = instance.event_log_storage.get_asset_check_execution_history(
+            keys[0], limit=CHECK_HISTORY_PAGE + 1
+        )
+        assert len(newest) == CHECK_HISTORY_PAGE + 1
+        assert not any(
+            isinstance(r.event.dagster_event.event_specific_data, dg.AssetCheckEvaluation)
+            for r in newest
+            if r.event and r.event.dagster_event
+        )
         assert set(recorded_suite_results(instance, suite, keys, version)) == set(keys)
+        # An edited suite is not the recorded one.
         edited = dataclasses.replace(suite, expectations=suite.expectations[:-1])
         assert recorded_suite_results(instance, edited, keys, version) == {}
 

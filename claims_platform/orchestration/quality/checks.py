@@ -169,29 +169,38 @@ SUITE_VERSION = "suite_version"
 VALIDATED_IN_RUN = "validated_in_run"
 
 
+# Records of a check's history read at a time: the first completed one is usually the first or
+# second (a running check's own plan comes first).
+CHECK_HISTORY_PAGE = 10
+
+
 def _latest_completed_evaluation(
     instance: dg.DagsterInstance, key: dg.AssetCheckKey
 ) -> tuple[dg.AssetCheckEvaluation, str] | None:
     """The newest finished evaluation of a check (passed or failed) and the run that made it.
 
-    PRIVATE DAGSTER API, kept to this function: Dagster 1.13 has no public read of an asset
-    check's history. `DagsterInstance.get_latest_asset_check_evaluation_record` returns the newest
-    *record*, which in a running check is this run's own planned one; `get_event_records` is
-    deprecated for 2.0; the GraphQL API needs a webserver. What remains is the event log
-    storage's history query filtered to the completed statuses (an internal constant).
+    Dagster 1.13 has no public read of an asset check's *completed* history:
+    `DagsterInstance.get_latest_asset_check_evaluation_record` returns the newest record, which in
+    a running check is this run's own planned one; `get_event_records` is deprecated for 2.0; the
+    GraphQL API needs a webserver; the storage's history query filters by status only with an
+    internal enum. So the history is read newest first, a few records a page, and the first
+    record whose event is an evaluation (not the plan of a run still going, or killed) wins.
     """
-    from dagster._core.storage.asset_check_execution_record import (
-        COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES,
-    )
-
-    records = instance.event_log_storage.get_asset_check_execution_history(
-        key, limit=1, status=COMPLETED_ASSET_CHECK_EXECUTION_RECORD_STATUSES
-    )
-    event = records[0].event if records else None
-    evaluation = event.dagster_event.event_specific_data if event and event.dagster_event else None
-    if not isinstance(evaluation, dg.AssetCheckEvaluation):
-        return None
-    return evaluation, records[0].run_id
+    cursor = None
+    while True:
+        records = instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=CHECK_HISTORY_PAGE, cursor=cursor
+        )
+        for record in records:
+            event = record.event
+            evaluation = (
+                event.dagster_event.event_specific_data if event and event.dagster_event else None
+            )
+            if isinstance(evaluation, dg.AssetCheckEvaluation):
+                return evaluation, record.run_id
+        if len(records) < CHECK_HISTORY_PAGE:
+            return None
+        cursor = records[-1].id
 
 
 def recorded_suite_results(
