@@ -73,9 +73,28 @@ all_asset_checks_job = dg.define_asset_job(
 # Daily full listing against the ledger: what incremental listings cannot see (silver/reconcile).
 landing_reconciliation = build_reconciliation_job(silver_keys_by_table)
 
+# dbt's warning tests run in the dbt step, which takes the warehouse's writer slot: a sensor of
+# their own, evaluated once a minute, so one run covers every batch of that minute and the slot
+# is taken once (a run of them: ~8 s, process start included), not after every batch.
+dbt_warn_checks = dg.AssetSelection.checks(
+    *(
+        key
+        for key in gold_dbt_models.check_keys
+        if gold_dbt_models.get_spec_for_check_key(key).automation_condition is not None
+    )
+)
+dbt_warn_check_automation = dg.AutomationConditionSensorDefinition(
+    "dbt_warn_check_automation",
+    target=dbt_warn_checks,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    minimum_interval_seconds=60,
+    description="Runs the dbt tests of warn severity of the gold models a landing batch "
+    "changed, after the batch, in a run of their own: gold never waits for them.",
+)
+
 gold_automation = dg.AutomationConditionSensorDefinition(
     "gold_automation",
-    target=dg.AssetSelection.all() | dg.AssetSelection.all_asset_checks(),
+    target=(dg.AssetSelection.all() | dg.AssetSelection.all_asset_checks()) - dbt_warn_checks,
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
     description="Builds gold models eagerly when silver changes outside a landing batch "
@@ -119,6 +138,7 @@ defs = dg.Definitions(
             batch_checks=batch_checks,
         ),
         gold_automation,
+        dbt_warn_check_automation,
         branch_clones.branch_clone_sensor,
         # Slack-compatible webhook on run failure (no-op unless CLAIMS_ALERT_WEBHOOK_URL is set).
         run_failure_alert,

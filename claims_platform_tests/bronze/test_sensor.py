@@ -194,6 +194,29 @@ def test_a_batch_runs_the_checks_gold_waits_for_and_automation_runs_the_rest(pla
         assert ("silver/claim", "payer_rules") in requested
         assert not {name for _, name in requested} & {"change_keys", "change_order"}
 
+        # dbt's warning tests too: none in the batch; due once their model has changed, for the
+        # sensor of their own (the dbt step takes the writer slot), never for gold_automation.
+        dbt_warn = {
+            k
+            for k in gold_dbt_models.check_keys
+            if not gold_dbt_models.get_spec_for_check_key(k).blocking
+        }
+        assert dbt_warn and not dbt_warn & set(request.asset_check_keys)
+        fct_claim = dg.AssetKey(["gold", "fct_claim"])
+        instance.report_runless_asset_event(dg.AssetMaterialization(fct_claim))
+        after_gold = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=automation.cursor
+        )
+        due = {r.key for r in after_gold.results if r.key in dbt_warn and r.true_subset.size}
+        on_fct_claim = {k for k in dbt_warn if k.asset_key == fct_claim}
+        assert on_fct_claim and on_fct_claim <= due
+        # and the relationships tests that read it (their model's other parent)
+        assert all(k.asset_key == fct_claim or k.name.endswith("ref_fct_claim_") for k in due)
+        graph = defs.resolve_asset_graph()
+        for name, targets_them in (("dbt_warn_check_automation", True), ("gold_automation", False)):
+            target = defs.resolve_sensor_def(name).asset_selection.resolve_checks(graph)
+            assert (dbt_warn <= target) if targets_them else not (dbt_warn & target), name
+
 
 def test_the_sensor_ticks_every_two_seconds_locally_and_every_five_on_s3(monkeypatch):
     from claims_platform.orchestration.bronze.sensor import build_landing_sensor

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -75,6 +76,7 @@ class LandingBatches:
 
     def __init__(self) -> None:
         self.cursor: str | None = None
+        self._automation_cursor: Any = None
         # The project's dagster.yaml, as under `dagster dev`; the directory goes with this object.
         self._home = tempfile.TemporaryDirectory(prefix="dagster_home_")
         self.instance = dg.DagsterInstance.from_config(
@@ -93,14 +95,39 @@ class LandingBatches:
         assert isinstance(tick, dg.SensorResult), f"the sensor requested nothing: {tick}"
         (request,) = tick.run_requests
         self.cursor = tick.cursor
+        selection = dg.AssetSelection.assets(*request.asset_selection).without_checks()
+        if quality_checks:
+            # The checks the request names: the blocking ones; the others run after the batch.
+            selection |= dg.AssetSelection.checks(*request.asset_check_keys)
         return _materialize(
-            dg.AssetSelection.assets(*request.asset_selection),
-            quality_checks,
+            selection,
+            quality_checks=True,
             instance=self.instance,
             tags=dict(request.tags),
             # A landing batch: listing after the ledger's front, capped (silver/assets.py).
             run_config=request.run_config,
         )
+
+    def after_the_batch(self) -> dg.ExecuteInProcessResult | None:
+        """The checks the automation sensors would run now (the warning checks of what the
+        batches changed, quality/checks.AFTER_THE_BATCH), run as one run; None if none is due."""
+        from claims_platform.definitions import defs
+
+        evaluation = dg.evaluate_automation_conditions(
+            defs=defs,
+            instance=self.instance,
+            asset_selection=dg.AssetSelection.all_asset_checks(),
+            cursor=self._automation_cursor,
+        )
+        self._automation_cursor = evaluation.cursor
+        due = [
+            r.key
+            for r in evaluation.results
+            if isinstance(r.key, dg.AssetCheckKey) and r.true_subset.size > 0
+        ]
+        if not due:
+            return None
+        return _materialize(dg.AssetSelection.checks(*due), True, instance=self.instance)
 
 
 def environ_without_settings() -> dict[str, str]:
