@@ -126,6 +126,56 @@ def run_suite(
     `engine`: "auto" runs every expectation as SQL in Snowflake, and on DuckDB the blocking
     checks' as SQL and the others in GX; "sql" runs every one as SQL, "gx" every one in GX on
     DuckDB (the two are compared by the tests). Snowflake takes "auto" or "sql" only."""
+    return read_suite(reader, suite, checks, engine=engine).validate()
+
+
+@dataclass
+class ReadSuite:
+    """A suite run with all it needed from the warehouse: the SQL expectations evaluated and the
+    batch's frame read for the GX ones, which `validate` evaluates without the warehouse (so a
+    caller can release the warehouse's lock first: GX takes seconds, the reading milliseconds)."""
+
+    table: str
+    run: SuiteRun
+    in_gx: list[Any] = field(default_factory=list)
+    frame: pd.DataFrame | None = None
+    sample_columns: list[str] = field(default_factory=list)
+
+    def validate(self) -> SuiteRun:
+        if self.frame is None or not self.in_gx:
+            return self.run
+        import great_expectations as gx
+
+        batch_definition = _batch_definition()  # creates the context the suite needs
+        gx_suite = gx.ExpectationSuite(name=f"silver.{self.table}")
+        for e in self.in_gx:
+            gx_suite.add_expectation(_gx_expectation(e))
+        result = batch_definition.get_batch(batch_parameters={"dataframe": self.frame}).validate(
+            gx_suite,
+            result_format={
+                "result_format": "SUMMARY",
+                "unexpected_index_column_names": self.sample_columns,
+                "partial_unexpected_count": SAMPLE_ROWS,
+                "include_unexpected_rows": False,
+            },
+        )
+        for r in result.results:
+            meta = r.expectation_config.meta or {}
+            if r.success:
+                continue
+            failure = _failure(meta.get("rule", r.expectation_config.type), r, self.sample_columns)
+            self.run.outcomes[meta.get("check", "unknown")].failures.append(failure)
+        return self.run
+
+
+def read_suite(
+    reader: WarehouseReader,
+    suite: TableSuite,
+    checks: set[str] | None = None,
+    *,
+    engine: Engine = "auto",
+) -> ReadSuite:
+    """The part of `run_suite` that reads the warehouse (see ReadSuite)."""
     wanted = [e for e in suite.expectations if checks is None or e.check in checks]
     outcomes = {c: CheckOutcome(c) for c in sorted({e.check for e in wanted})}
     for e in wanted:
@@ -148,41 +198,23 @@ def run_suite(
     used = "+".join(name for name, part in ((SQL, in_sql), (GX, in_gx)) if part) or SQL
     batch_id = newest_batch(reader, suite.table.name)
     if batch_id is None or not wanted:
-        return SuiteRun(batch_id, 0, outcomes, used)
+        return ReadSuite(suite.table.name, SuiteRun(batch_id, 0, outcomes, used))
     rows, failures = pushdown.evaluate(reader, suite, in_sql, batch_id)
     check_of = {e.rule: e.check for e in in_sql}
     for failure in failures:
         outcomes[check_of[failure.rule]].failures.append(failure)
-    wanted = in_gx
-    if not wanted or rows == 0:
-        return SuiteRun(batch_id, rows, outcomes, used)
+    if not in_gx or rows == 0:
+        return ReadSuite(suite.table.name, SuiteRun(batch_id, rows, outcomes, used))
     frame = read_frame(reader, suite, batch_id)
     if frame.empty:
-        return SuiteRun(batch_id, 0, outcomes, used)
-
-    import great_expectations as gx
-
-    batch_definition = _batch_definition()  # creates the context the suite needs
-    gx_suite = gx.ExpectationSuite(name=f"silver.{suite.table.name}")
-    for e in wanted:
-        gx_suite.add_expectation(_gx_expectation(e))
-    sample_columns = [c for c in suite.sample_columns if c in frame.columns]
-    result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
-        gx_suite,
-        result_format={
-            "result_format": "SUMMARY",
-            "unexpected_index_column_names": sample_columns,
-            "partial_unexpected_count": SAMPLE_ROWS,
-            "include_unexpected_rows": False,
-        },
+        return ReadSuite(suite.table.name, SuiteRun(batch_id, 0, outcomes, used))
+    return ReadSuite(
+        suite.table.name,
+        SuiteRun(batch_id, len(frame), outcomes, used),
+        in_gx,
+        frame,
+        [c for c in suite.sample_columns if c in frame.columns],
     )
-    for r in result.results:
-        meta = r.expectation_config.meta or {}
-        if r.success:
-            continue
-        failure = _failure(meta.get("rule", r.expectation_config.type), r, sample_columns)
-        outcomes[meta.get("check", "unknown")].failures.append(failure)
-    return SuiteRun(batch_id, len(frame), outcomes, used)
 
 
 def _failure(rule: str, r: Any, sample_columns: list[str]) -> RuleFailure:

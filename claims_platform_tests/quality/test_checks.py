@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 
 import dagster as dg
@@ -40,7 +41,7 @@ from claims_platform.quality import names
 from claims_platform.quality.pushdown import PUSHDOWN_TYPES
 from claims_platform.quality.sql import ident
 from claims_platform.quality.suites import TableSuite, table_suites
-from claims_platform.quality.validate import run_suite
+from claims_platform.quality.validate import ReadSuite, run_suite
 from claims_platform.warehouse.duckdb import DuckDBReader, record_changed_files
 from claims_platform.warehouse.ledger import Processed
 from claims_platform_tests.quality import warehouse
@@ -445,6 +446,38 @@ def test_a_suite_result_is_carried_over_until_a_batch_commits(platform_env):
         fourth = {e.check_name: e for e in _suite_check_run(instance, table)}
         assert all(VALIDATED_IN_RUN not in fourth[c].metadata for c in suite.checks)
         assert all(fourth[c].passed for c in suite.checks)
+
+
+def test_great_expectations_validates_after_the_warehouse_is_released(platform_env, monkeypatch):
+    """A contract suite's check reads the batch under the warehouse's lock and releases it before
+    Great Expectations is imported and validates (seconds, in which a batch can commit)."""
+    from filelock import Timeout
+
+    path = get_settings().duckdb_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as built:
+        warehouse.build(built, CONTRACTS)
+    free_while_validating: list[bool] = []
+    validate = ReadSuite.validate
+
+    def validate_and_look(self: ReadSuite):
+        def take() -> None:  # another thread waits for the lock as another process would
+            try:
+                with PlatformResource().warehouse().lock(timeout_s=0.5):
+                    free_while_validating.append(True)
+            except Timeout:
+                free_while_validating.append(False)
+
+        taker = threading.Thread(target=take)
+        taker.start()
+        taker.join()
+        return validate(self)
+
+    monkeypatch.setattr(ReadSuite, "validate", validate_and_look)
+    with project_instance() as instance:
+        results = {e.check_name: e for e in _suite_check_run(instance, "claim")}
+    assert set(SUITES["claim"].checks) <= set(results)
+    assert free_while_validating == [True]
 
 
 def test_a_suite_version_is_the_same_in_another_process():

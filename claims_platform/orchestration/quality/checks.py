@@ -9,8 +9,7 @@ tables without Dagster or Spark.
 """
 
 import datetime as dt
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 import dagster as dg
@@ -85,19 +84,43 @@ def evaluate_silver_table(
     version: str | None = None,
 ) -> list[dg.AssetCheckResult]:
     """`version`: the `warehouse_version` the caller already read, if it did."""
-    from claims_platform.quality.validate import run_suite
+    return read_silver_table(reader, suite, wanted, version)()
+
+
+def read_silver_table(
+    reader: WarehouseReader,
+    suite: TableSuite,
+    wanted: set[str] | None = None,
+    version: str | None = None,
+) -> Callable[[], list[dg.AssetCheckResult]]:
+    """What `evaluate_silver_table` reads from the warehouse, read now; the function returned
+    finishes the evaluation without it (Great Expectations on the batch read), so the caller can
+    release the warehouse first: GX takes seconds, in which a batch could commit."""
+    from claims_platform.quality.validate import read_suite
 
     key = silver_key(suite.table.name)
     wanted = set(suite_check_names(suite)) if wanted is None else wanted
-    results: list[dg.AssetCheckResult] = []
     gx_checks = wanted & set(suite.checks)
+    read = None
+    error = ""
     if gx_checks:
         try:
             version = version or warehouse_version(reader)
-            run = run_suite(reader, suite, gx_checks)
+            read = read_suite(reader, suite, gx_checks)
         except QueryError as e:
-            run = None
             error = str(e)
+    ledger: list[dg.AssetCheckResult] = []
+    for name, evaluate in (
+        (names.LEDGER_RECONCILES, reconcile.ledger_reconciles),
+        (names.QUARANTINED_FILES, reconcile.quarantined_files),
+        (names.PROCESSED_FILES_UNCHANGED, reconcile.processed_files_unchanged),
+    ):
+        if name in wanted:
+            ledger.append(_guarded(key, name, evaluate, reader, suite.contract))
+
+    def finish() -> list[dg.AssetCheckResult]:
+        run = read.validate() if read is not None else None
+        results: list[dg.AssetCheckResult] = []
         for name in sorted(gx_checks):
             if run is None:
                 results.append(
@@ -138,29 +161,9 @@ def evaluate_silver_table(
                     },
                 )
             )
-    if names.LEDGER_RECONCILES in wanted:
-        results.append(
-            _guarded(
-                key, names.LEDGER_RECONCILES, reconcile.ledger_reconciles, reader, suite.contract
-            )
-        )
-    if names.QUARANTINED_FILES in wanted:
-        results.append(
-            _guarded(
-                key, names.QUARANTINED_FILES, reconcile.quarantined_files, reader, suite.contract
-            )
-        )
-    if names.PROCESSED_FILES_UNCHANGED in wanted:
-        results.append(
-            _guarded(
-                key,
-                names.PROCESSED_FILES_UNCHANGED,
-                reconcile.processed_files_unchanged,
-                reader,
-                suite.contract,
-            )
-        )
-    return results
+        return results + ledger
+
+    return finish
 
 
 # Metadata of a contract-suite result that says what it was computed on, and where.
@@ -341,44 +344,35 @@ def _silver_table_checks(suite: TableSuite) -> dg.AssetChecksDefinition:
     )
     def _check(context: dg.AssetCheckExecutionContext, platform: PlatformResource):
         selected = list(context.selected_asset_check_keys)
-        # Locally the warning checks run in Great Expectations: seconds of import, paid outside
-        # the warehouse lock, and only when a check is validated afresh (Snowflake evaluates
-        # every expectation in SQL: no GX there). A run that loads nothing reuses the recorded
-        # results and never imports it.
-        gx_local = platform.settings().env == "local"
-        for gx_imported in (False, True):
-            if gx_imported:
-                import great_expectations  # noqa: F401
-            with _reader(platform) as reader:
-                if reader is None:
-                    yield from _no_warehouse(selected)
-                    return
-                version = None
-                recorded: dict[dg.AssetCheckKey, dg.AssetCheckResult] = {}
-                try:
-                    version = warehouse_version(reader)
-                    recorded = recorded_suite_results(
-                        context.instance,
-                        suite,
-                        [k for k in selected if k.name in suite.checks],
-                        version,
-                    )
-                except QueryError:
-                    pass  # evaluate_silver_table reports the unreadable warehouse
-                except Exception as e:  # an instance that cannot list check history: validate
-                    context.log.warning(
-                        f"recorded check results unavailable ({type(e).__name__}); validating"
-                    )
-                todo = {k.name for k in selected if k not in recorded}
-                needs_gx = gx_local and any(
-                    n in suite.checks and n not in names.BLOCKING for n in todo
-                )
-                if needs_gx and not gx_imported and "great_expectations" not in sys.modules:
-                    continue  # release the warehouse, import, and read it again
-                yield from recorded.values()
-                if todo:
-                    yield from evaluate_silver_table(reader, suite, todo, version)
+        with _reader(platform) as reader:
+            if reader is None:
+                yield from _no_warehouse(selected)
                 return
+            version = None
+            recorded: dict[dg.AssetCheckKey, dg.AssetCheckResult] = {}
+            try:
+                version = warehouse_version(reader)
+                recorded = recorded_suite_results(
+                    context.instance,
+                    suite,
+                    [k for k in selected if k.name in suite.checks],
+                    version,
+                )
+            except QueryError:
+                pass  # read_silver_table reports the unreadable warehouse
+            except Exception as e:  # an instance that cannot list check history: validate
+                context.log.warning(
+                    f"recorded check results unavailable ({type(e).__name__}); validating"
+                )
+            todo = {k.name for k in selected if k not in recorded}
+            finish = read_silver_table(reader, suite, todo, version) if todo else None
+        # Locally the warning checks run in Great Expectations (Snowflake evaluates every
+        # expectation in SQL): its import and validation take seconds, in which a batch could
+        # commit, so they come after the warehouse is released, on the batch rows read above. A
+        # run that loads nothing reuses the recorded results and never imports it.
+        yield from recorded.values()
+        if finish is not None:
+            yield from finish()
 
     return _check
 
