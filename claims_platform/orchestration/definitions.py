@@ -73,9 +73,13 @@ all_asset_checks_job = dg.define_asset_job(
 # Daily full listing against the ledger: what incremental listings cannot see (silver/reconcile).
 landing_reconciliation = build_reconciliation_job(silver_keys_by_table)
 
+# Runs of the checks that wait for no model (automation sensors): at most one at a time
+# (dagster.yaml `tag_concurrency_limits`), so a landing batch never queues behind two of them.
+AFTER_THE_BATCH_RUN_TAGS = {"claims/after_the_batch": "true"}
+
 # dbt's warning tests run in the dbt step, which takes the warehouse's writer slot: a sensor of
-# their own, evaluated once a minute, so one run covers every batch of that minute and the slot
-# is taken once (a run of them: ~8 s, process start included), not after every batch.
+# their own, evaluated every 5 minutes (as the actuarial marts), so one run covers every batch of
+# that time and the slot is taken once (a run of them: ~10 s, process start included).
 dbt_warn_checks = dg.AssetSelection.checks(
     *(
         key
@@ -87,7 +91,8 @@ dbt_warn_check_automation = dg.AutomationConditionSensorDefinition(
     "dbt_warn_check_automation",
     target=dbt_warn_checks,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=300,
+    run_tags=AFTER_THE_BATCH_RUN_TAGS,
     description="Runs the dbt tests of warn severity of the gold models a landing batch "
     "changed, after the batch, in a run of their own: gold never waits for them.",
 )
@@ -96,6 +101,7 @@ gold_automation = dg.AutomationConditionSensorDefinition(
     "gold_automation",
     target=(dg.AssetSelection.all() | dg.AssetSelection.all_asset_checks()) - dbt_warn_checks,
     default_status=dg.DefaultSensorStatus.RUNNING,
+    run_tags=AFTER_THE_BATCH_RUN_TAGS,
     minimum_interval_seconds=30,
     description="Builds gold models eagerly when silver changes outside a landing batch "
     "(e.g. a manual silver run); landing batches build gold in their own run. Runs the "

@@ -214,8 +214,16 @@ def test_a_batch_runs_the_checks_gold_waits_for_and_automation_runs_the_rest(pla
         assert all(k.asset_key == fct_claim or k.name.endswith("ref_fct_claim_") for k in due)
         graph = defs.resolve_asset_graph()
         for name, targets_them in (("dbt_warn_check_automation", True), ("gold_automation", False)):
-            target = defs.resolve_sensor_def(name).asset_selection.resolve_checks(graph)
+            automation = defs.resolve_sensor_def(name)
+            target = automation.asset_selection.resolve_checks(graph)
             assert (dbt_warn <= target) if targets_them else not (dbt_warn & target), name
+            # Their runs go one at a time under the project's dagster.yaml: a batch never
+            # queues behind two of them.
+            ((tag, value),) = automation.run_tags.items()
+            assert {"key": tag, "limit": 1} in (
+                instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
+            )
+            assert value == "true" and batch.run_requests[0].tags.get(tag) is None
 
 
 def test_the_sensor_ticks_every_two_seconds_locally_and_every_five_on_s3(monkeypatch):
