@@ -25,6 +25,7 @@ from claims_platform.orchestration.ops.alerts import run_failure_alert
 from claims_platform.orchestration.quality.checks import build_quality_checks
 from claims_platform.orchestration.quality.freshness import with_freshness_policies
 from claims_platform.orchestration.resources import (
+    AFTER_THE_BATCH_TAG,
     EnvironmentSilverRunner,
     PlatformResource,
     silver_pyspark_resource,
@@ -75,7 +76,8 @@ landing_reconciliation = build_reconciliation_job(silver_keys_by_table)
 
 # Runs of the checks that wait for no model (automation sensors): at most one at a time
 # (dagster.yaml `tag_concurrency_limits`), so a landing batch never queues behind two of them.
-AFTER_THE_BATCH_RUN_TAGS = {"claims/after_the_batch": "true"}
+# Their processes also give way on the CPU to landing batches (resources.AFTER_THE_BATCH_TAG).
+AFTER_THE_BATCH_RUN_TAGS = {AFTER_THE_BATCH_TAG: "true"}
 
 # dbt's warning tests run in the dbt step, which takes the warehouse's writer slot: a sensor of
 # their own, evaluated every 5 minutes (as the actuarial marts), so one run covers every batch of
