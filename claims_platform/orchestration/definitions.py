@@ -76,7 +76,7 @@ landing_reconciliation = build_reconciliation_job(silver_keys_by_table)
 
 # Runs of the checks that wait for no model (automation sensors): at most one at a time
 # (dagster.yaml `tag_concurrency_limits`), so a landing batch never queues behind two of them.
-# Their processes also give way on the CPU to landing batches (resources.AFTER_THE_BATCH_TAG).
+# Their Great Expectations work gives way on the CPU to landing batches (quality/checks.py).
 AFTER_THE_BATCH_RUN_TAGS = {AFTER_THE_BATCH_TAG: "true"}
 
 # dbt's warning tests run in the dbt step, which takes the warehouse's writer slot: a sensor of

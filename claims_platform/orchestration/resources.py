@@ -31,7 +31,8 @@ from claims_platform.warehouse.duckdb import warehouse_lock
 
 # Runs of the checks that wait for no model, made by the automation sensors after landing
 # batches (orchestration/definitions.py), carry this tag: dagster.yaml lets one run at a time, and
-# such a run's process gives way on the CPU (AFTER_THE_BATCH_NICE) to the batches gold waits for.
+# the Great Expectations work of such a run gives way on the CPU to the batches gold waits for
+# (quality/checks.py).
 AFTER_THE_BATCH_TAG = "claims/after_the_batch"
 # Its nice value: locally a check run (Great Expectations' import and validation, seconds of CPU)
 # beside a landing batch (Spark, dbt) on two cores took the batch's steps from ~6 to 10-14 s.
@@ -39,19 +40,14 @@ AFTER_THE_BATCH_NICE = 10
 
 
 def give_way_on_cpu(nice: int = AFTER_THE_BATCH_NICE) -> None:
-    """Lower this thread's CPU priority to `nice` (never raise it), and with it that of the
-    threads and processes it starts; a no-op where the OS has no nice values."""
-    if hasattr(os, "setpriority") and os.getpriority(os.PRIO_PROCESS, 0) < nice:
+    """Lower the calling thread's CPU priority to `nice` (never raise it). Linux only, where a
+    nice value is a thread's: elsewhere it would hold for the whole process."""
+    if sys.platform.startswith("linux") and os.getpriority(os.PRIO_PROCESS, 0) < nice:
         os.setpriority(os.PRIO_PROCESS, 0, nice)
 
 
 class PlatformResource(dg.ConfigurableResource):
     """Settings, landing zone and the single-writer warehouse of the current environment."""
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        run = context.dagster_run
-        if run is not None and run.tags.get(AFTER_THE_BATCH_TAG) == "true":
-            give_way_on_cpu()
 
     # Left unset, S3 follows the ambient AWS configuration (role credentials, AWS_REGION,
     # AWS_ENDPOINT_URL), as boto3 does on Glue.

@@ -24,6 +24,7 @@ from claims_platform.bronze.landing import LandedFile
 from claims_platform.contracts import load_contracts
 from claims_platform.dms.files import parse_path
 from claims_platform.environment import get_settings
+from claims_platform.orchestration.definitions import defs
 from claims_platform.orchestration.quality.checks import (
     CHECK_HISTORY_PAGE,
     VALIDATED_IN_RUN,
@@ -35,7 +36,11 @@ from claims_platform.orchestration.quality.checks import (
     recorded_suite_results,
     warehouse_version,
 )
-from claims_platform.orchestration.resources import PlatformResource
+from claims_platform.orchestration.resources import (
+    AFTER_THE_BATCH_NICE,
+    AFTER_THE_BATCH_TAG,
+    PlatformResource,
+)
 from claims_platform.orchestration.silver.assets import REJECTS_KEY, silver_key
 from claims_platform.quality import names
 from claims_platform.quality.pushdown import PUSHDOWN_TYPES
@@ -370,13 +375,16 @@ def test_the_definitions_carry_exactly_these_checks_with_freshness():
 # a batch is validated once: runs that find the warehouse unchanged carry the result over
 
 
-def _suite_check_run(instance: dg.DagsterInstance, table: str) -> list[dg.AssetCheckEvaluation]:
+def _suite_check_run(
+    instance: dg.DagsterInstance, table: str, tags: dict[str, str] | None = None
+) -> list[dg.AssetCheckEvaluation]:
     [checks] = [c for c in CHECKS if c.node_def.name == f"silver_{table}_quality"]
     result = dg.materialize(
         [dg.AssetSpec(silver_key(table)), checks],
         instance=instance,
         resources={"platform": PlatformResource()},
         selection=dg.AssetSelection.checks(checks),
+        tags=tags,
     )
     assert result.success
     return result.get_asset_check_evaluations()
@@ -478,6 +486,35 @@ def test_great_expectations_validates_after_the_warehouse_is_released(platform_e
         results = {e.check_name: e for e in _suite_check_run(instance, "claim")}
     assert set(SUITES["claim"].checks) <= set(results)
     assert free_while_validating == [True]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's nice value: Linux")
+def test_in_a_run_after_the_batch_great_expectations_gives_way_on_the_cpu(
+    platform_env, monkeypatch
+):
+    """The automation sensors' runs (tag claims/after_the_batch) validate on a thread of lower
+    CPU priority; the run's own thread, and a landing batch's run, keep theirs."""
+    path = get_settings().duckdb_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(path)) as built:
+        warehouse.build(built, CONTRACTS)
+    seen: list[int] = []
+    validate = ReadSuite.validate
+
+    def validate_and_look(self: ReadSuite):
+        seen.append(os.getpriority(os.PRIO_PROCESS, 0))  # this thread's, on Linux
+        return validate(self)
+
+    monkeypatch.setattr(ReadSuite, "validate", validate_and_look)
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    assert own < AFTER_THE_BATCH_NICE
+    tags = defs.resolve_sensor_def("gold_automation").run_tags
+    assert tags == {AFTER_THE_BATCH_TAG: "true"}
+    for run_tags in (dict(tags), {"claims/new_files": "3"}):
+        with project_instance() as instance:  # each validates afresh: no recorded result
+            _suite_check_run(instance, "claim", tags=run_tags)
+    assert seen == [AFTER_THE_BATCH_NICE, own]
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own
 
 
 def test_a_suite_version_is_the_same_in_another_process():

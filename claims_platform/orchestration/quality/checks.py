@@ -10,14 +10,20 @@ tables without Dagster or Spark.
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import TypeVar
 
 import dagster as dg
 
 from claims_platform.contracts import TableContract
 from claims_platform.orchestration.quality.freshness import GOLD_MAX_LAG
 from claims_platform.orchestration.quality.results import check_result
-from claims_platform.orchestration.resources import PlatformResource
+from claims_platform.orchestration.resources import (
+    AFTER_THE_BATCH_TAG,
+    PlatformResource,
+    give_way_on_cpu,
+)
 from claims_platform.orchestration.silver.assets import REJECTS_KEY, silver_key
 from claims_platform.quality import names, reconcile
 from claims_platform.quality.reconcile import Finding
@@ -288,6 +294,21 @@ def evaluate_gold(
     return out
 
 
+T = TypeVar("T")
+
+
+def _giving_way(context: dg.AssetCheckExecutionContext, work: Callable[[], T]) -> T:
+    """`work()`; in a run of the checks after the batch, on a thread that gives way on the CPU
+    to landing batches (resources.give_way_on_cpu). Only that thread: the run's own thread keeps
+    its priority, so a step that holds the warehouse's writer slot is never slowed."""
+    if context.run.tags.get(AFTER_THE_BATCH_TAG) != "true":
+        return work()
+    with ThreadPoolExecutor(
+        1, thread_name_prefix="after_the_batch", initializer=give_way_on_cpu
+    ) as t:
+        return t.submit(work).result()
+
+
 # ------------------------------------------------------------------------------------------
 # Dagster definitions
 
@@ -372,7 +393,7 @@ def _silver_table_checks(suite: TableSuite) -> dg.AssetChecksDefinition:
         # run that loads nothing reuses the recorded results and never imports it.
         yield from recorded.values()
         if finish is not None:
-            yield from finish()
+            yield from _giving_way(context, finish)
 
     return _check
 
