@@ -76,8 +76,10 @@ landing_reconciliation = build_reconciliation_job(silver_keys_by_table)
 
 # Runs of the checks that wait for no model (automation sensors): at most one at a time
 # (dagster.yaml `tag_concurrency_limits`), so a landing batch never queues behind two of them.
-# Their Great Expectations work gives way on the CPU to landing batches (quality/checks.py).
-AFTER_THE_BATCH_RUN_TAGS = {AFTER_THE_BATCH_TAG: "true"}
+# Their Great Expectations work gives way on the CPU to landing batches (quality/checks.py), and
+# the queue lets a landing batch go first (`dagster/priority`, default 0): seen, a batch created
+# 5 s after a run of dbt's warning tests waited for it behind the writer slot.
+AFTER_THE_BATCH_RUN_TAGS = {AFTER_THE_BATCH_TAG: "true", "dagster/priority": "-1"}
 
 # dbt's warning tests run in the dbt step, which takes the warehouse's writer slot: a sensor of
 # their own, evaluated every 5 minutes (as the actuarial marts), so one run covers every batch of

@@ -9,6 +9,7 @@ from claims_platform.orchestration.definitions import (
     gold_reads,
     silver_keys_by_table,
 )
+from claims_platform.orchestration.resources import AFTER_THE_BATCH_TAG
 from claims_platform_tests.support.instance import project_instance
 
 
@@ -219,11 +220,14 @@ def test_a_batch_runs_the_checks_gold_waits_for_and_automation_runs_the_rest(pla
             assert (dbt_warn <= target) if targets_them else not (dbt_warn & target), name
             # Their runs go one at a time under the project's dagster.yaml: a batch never
             # queues behind two of them.
-            ((tag, value),) = automation.run_tags.items()
-            assert {"key": tag, "limit": 1} in (
+            tags = automation.run_tags
+            assert {"key": AFTER_THE_BATCH_TAG, "limit": 1} in (
                 instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
             )
-            assert value == "true" and batch.run_requests[0].tags.get(tag) is None
+            assert tags[AFTER_THE_BATCH_TAG] == "true"
+            # and a landing batch's run, which has neither tag, goes first in the queue
+            assert int(tags["dagster/priority"]) < 0
+            assert not {AFTER_THE_BATCH_TAG, "dagster/priority"} & set(request.tags)
 
 
 def test_the_sensor_ticks_every_two_seconds_locally_and_every_five_on_s3(monkeypatch):

@@ -28,6 +28,8 @@ actuarial_automation = dg.AutomationConditionSensorDefinition(
     # reserving view changes little in 5 minutes, and each build takes the warehouse's one
     # writer slot from the landing batches.
     minimum_interval_seconds=300,
+    # Behind any landing batch in the queue (both take the writer slot): gold first.
+    run_tags={"dagster/priority": "-1"},
     description="Rebuilds the current valuation month of the actuarial marts after gold "
     "changes (eager, latest partition only); past months change only by a backfill.",
 )
