@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -390,11 +391,17 @@ def _suite_check_run(
     return result.get_asset_check_evaluations()
 
 
-def test_a_suite_result_is_carried_over_until_a_batch_commits(platform_env):
+def _built_warehouse() -> Path:
+    """The environment's DuckDB file with the platform's schemas and tables; its path."""
     path = get_settings().duckdb_path
     path.parent.mkdir(parents=True, exist_ok=True)
     with duckdb.connect(str(path)) as built:
         warehouse.build(built, CONTRACTS)
+    return path
+
+
+def test_a_suite_result_is_carried_over_until_a_batch_commits(platform_env):
+    path = _built_warehouse()
     table = "claim"
     suite = SUITES[table]
     with project_instance() as instance:
@@ -461,10 +468,7 @@ def test_great_expectations_validates_after_the_warehouse_is_released(platform_e
     Great Expectations is imported and validates (seconds, in which a batch can commit)."""
     from filelock import Timeout
 
-    path = get_settings().duckdb_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path)) as built:
-        warehouse.build(built, CONTRACTS)
+    _built_warehouse()
     free_while_validating: list[bool] = []
     validate = ReadSuite.validate
 
@@ -494,10 +498,7 @@ def test_in_a_run_after_the_batch_great_expectations_gives_way_on_the_cpu(
 ):
     """The automation sensors' runs (tag claims/after_the_batch) validate on a thread of lower
     CPU priority; the run's own thread, and a landing batch's run, keep theirs."""
-    path = get_settings().duckdb_path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(path)) as built:
-        warehouse.build(built, CONTRACTS)
+    _built_warehouse()
     seen: list[int] = []
     validate = ReadSuite.validate
 
