@@ -1,8 +1,14 @@
+import datetime as dt
 import os
 
 import dagster as dg
 
-from claims_platform.orchestration.bronze.sensor import gold_selection
+from claims_platform.orchestration.bronze import sensor as landing_sensor
+from claims_platform.orchestration.bronze.sensor import (
+    AUTO_RETRY_RUN_ID_TAG,
+    WILL_RETRY_TAG,
+    gold_selection,
+)
 from claims_platform.orchestration.definitions import (
     defs,
     gold_dbt_models,
@@ -89,6 +95,72 @@ def test_sensor_waits_while_a_landing_batch_is_still_running(platform_env):
         assert "still loading" in skipped.skip_message
         # The cursor did not move: the file is requested once the batch is done.
         instance.report_run_canceled(instance.get_run_by_id("0" * 36))
+        assert len(tick(sensor, instance).run_requests) == 1
+
+
+def test_a_batch_dagster_will_retry_is_not_overtaken_by_a_new_one(platform_env):
+    """A killed batch's retry loads the files landed since; a new batch requested before the retry
+    exists would queue ahead of it (test_recovery_dagster_dev shows the whole story)."""
+    _write(platform_env / "landing", "CLAIMS/MEMBER/LOAD00000001.csv")
+    sensor = defs.resolve_sensor_def("landing_zone_sensor")
+    landing = {"claims/trigger": "landing_zone_sensor"}
+    with project_instance() as instance:
+        for run_id, tags in (
+            ("1" * 36, landing),
+            ("2" * 36, {**landing, "dagster/max_retries": "0"}),
+        ):
+            instance.add_run(
+                dg.DagsterRun(
+                    job_name="__ASSET_JOB",
+                    run_id=run_id,
+                    status=dg.DagsterRunStatus.STARTED,
+                    tags=tags,
+                )
+            )
+        # A failed run Dagster will not retry does not hold the sensor back.
+        instance.report_run_failed(instance.get_run_by_id("2" * 36))
+        # A run whose worker died, as run monitoring reports it: the project's instance (run
+        # retries in dagster.yaml) marks it for a retry.
+        instance.report_run_failed(instance.get_run_by_id("1" * 36), "run worker not found")
+        assert instance.get_run_by_id("1" * 36).tags.get(WILL_RETRY_TAG) == "true"
+        assert instance.get_run_by_id("2" * 36).tags.get(WILL_RETRY_TAG) == "false"
+        skipped = tick(sensor, instance)
+        assert isinstance(skipped, dg.SkipReason)
+        assert f"run {'1' * 36} failed and Dagster is about to retry it" == skipped.skip_message
+        # The retry exists (not yet queued, with its parent's tags, as Dagster's daemon creates
+        # it): the sensor waits for it as for any batch, then requests the files it has not taken.
+        instance.add_run(
+            dg.DagsterRun(
+                job_name="__ASSET_JOB",
+                run_id="3" * 36,
+                status=dg.DagsterRunStatus.NOT_STARTED,
+                tags=landing,
+            )
+        )
+        instance.add_run_tags("1" * 36, {AUTO_RETRY_RUN_ID_TAG: "3" * 36})
+        assert "still loading" in tick(sensor, instance).skip_message
+        instance.report_run_canceled(instance.get_run_by_id("3" * 36))
+        assert len(tick(sensor, instance).run_requests) == 1
+
+
+def test_a_failed_batch_whose_retry_never_comes_stops_the_sensor_for_two_minutes_at_most(
+    platform_env, monkeypatch
+):
+    _write(platform_env / "landing", "CLAIMS/MEMBER/LOAD00000001.csv")
+    sensor = defs.resolve_sensor_def("landing_zone_sensor")
+    with project_instance() as instance:
+        instance.add_run(
+            dg.DagsterRun(
+                job_name="__ASSET_JOB",
+                run_id="1" * 36,
+                status=dg.DagsterRunStatus.STARTED,
+                tags={"claims/trigger": "landing_zone_sensor"},
+            )
+        )
+        instance.report_run_failed(instance.get_run_by_id("1" * 36))
+        assert isinstance(tick(sensor, instance), dg.SkipReason)
+        # No daemon here, so no retry: past RETRY_WAIT the failed run no longer holds batches.
+        monkeypatch.setattr(landing_sensor, "RETRY_WAIT", dt.timedelta(seconds=0))
         assert len(tick(sensor, instance).run_requests) == 1
 
 
