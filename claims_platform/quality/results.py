@@ -19,9 +19,12 @@ class RuleFailure:
     rows_checked: int | None
     sample_rows: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    batch_id: str | None = None  # the batch it failed on (a check may validate several)
 
     def as_metadata(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rule": self.rule}
+        if self.batch_id is not None:
+            out["batch_id"] = self.batch_id
         if self.unexpected_rows is not None:
             out["unexpected_rows"] = self.unexpected_rows
             out["rows_checked"] = self.rows_checked

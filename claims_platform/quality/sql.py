@@ -66,6 +66,19 @@ def newest_batch_sql(table: str) -> str:
         LIMIT 1"""
 
 
+def batches_after_sql(table: str, after: int) -> str:
+    """The ids of the committed batches that wrote rows to `table` after the earliest of `after`
+    batches (as many parameters: their ids), oldest first."""
+    marks = ", ".join(["?"] * after)
+    return f"""SELECT t._batch_id
+        FROM (SELECT DISTINCT _batch_id FROM {silver(table)}) AS t
+        JOIN {BATCHES} AS b USING (_batch_id)
+        WHERE b.committed_at > (
+            SELECT min(committed_at) FROM {BATCHES} WHERE _batch_id IN ({marks})
+        )
+        ORDER BY b.committed_at, t._batch_id"""
+
+
 def warehouse_version_sql() -> str:
     """The silver and audit state as one value (no parameters): every write to them commits a
     batch, so the number of committed batches and the newest one name the state."""

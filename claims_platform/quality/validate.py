@@ -1,8 +1,11 @@
 """Running a contract suite with Great Expectations on the rows of one silver batch.
 
-Which rows: those of the newest batch committed to the table. Checks run right after the silver
-step that committed the batch (materialising silver runs its checks), so every batch is validated
-once, when it lands, and a check costs what the batch costs, not what the table's whole history
+Which rows: those of the batches committed to the table since the ones the checks last
+validated (a result names its batches), each validated on its own, oldest first; with no such
+record, or nothing committed since, the newest batch. The checks gold waits for run right after
+the silver step that committed the batch, in its run; the others run after the batch, in runs
+that may come after several batches (orchestration/quality/checks.py): either way every batch is
+validated once, and a check costs what its batches cost, not what the table's whole history
 costs (DESIGN principle 6). The few facts that need other rows (a change id naming one key, a
 landed row loaded once, a parent change present, claim totals against the current lines) are
 computed by the warehouse over the table for the batch's keys only, and arrive as `_qc_*` columns.
@@ -22,6 +25,7 @@ columns and its file and row position, never by its values: GX's `partial_unexpe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,7 +33,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from claims_platform.quality import pushdown
 from claims_platform.quality.names import BLOCKING
 from claims_platform.quality.results import SAMPLE_ROWS, RuleFailure, jsonable
-from claims_platform.quality.sql import newest_batch_sql
+from claims_platform.quality.sql import batches_after_sql, newest_batch_sql
 from claims_platform.quality.suites import TableSuite
 from claims_platform.warehouse.base import WarehouseReader
 
@@ -51,13 +55,23 @@ class CheckOutcome:
     def passed(self) -> bool:
         return not self.failures
 
+    def add(self, failure: RuleFailure, batch_id: str) -> None:
+        """A rule's failure on one of the batches validated (counts and rows are that batch's)."""
+        failure.batch_id = batch_id
+        self.failures.append(failure)
+
+    @property
+    def failed_rules(self) -> list[str]:
+        return list(dict.fromkeys(f.rule for f in self.failures))
+
 
 @dataclass
 class SuiteRun:
-    batch_id: str | None
+    batch_id: str | None  # the newest batch validated
     rows: int
     outcomes: dict[str, CheckOutcome]
     engine: str = SQL  # what evaluated the expectations: SQL, GX, or both (joined by "+")
+    batch_ids: list[str] = field(default_factory=list)  # every batch validated, oldest first
 
 
 class FrameRefused(RuntimeError):
@@ -67,6 +81,21 @@ class FrameRefused(RuntimeError):
 def newest_batch(reader: WarehouseReader, table: str) -> str | None:
     rows = reader.read_rows(newest_batch_sql(table))
     return rows[0]["_batch_id"] if rows else None
+
+
+def batches_to_validate(
+    reader: WarehouseReader, table: str, after: Sequence[str] = ()
+) -> list[str]:
+    """The batches a suite validates, oldest first: those committed to `table` after the earliest
+    of `after` (the batches its checks last validated); else the newest alone (no record, or
+    nothing committed since: validating the newest again gives the recorded result, so a failure
+    stays reported until a batch passes)."""
+    if after:
+        rows = reader.read_rows(batches_after_sql(table, len(after)), list(after))
+        if rows:
+            return [r["_batch_id"] for r in rows]
+    newest = newest_batch(reader, table)
+    return [newest] if newest else []
 
 
 def read_frame(reader: WarehouseReader, suite: TableSuite, batch_id: str) -> pd.DataFrame:
@@ -120,13 +149,15 @@ def run_suite(
     checks: set[str] | None = None,
     *,
     engine: Engine = "auto",
+    after: Sequence[str] = (),
 ) -> SuiteRun:
-    """Validate the newest batch of the suite's table for the selected checks (default: all).
+    """Validate the suite's table's batches (`batches_to_validate`: the newest, or those
+    committed after the batches in `after`) for the selected checks (default: all).
 
     `engine`: "auto" runs every expectation as SQL in Snowflake, and on DuckDB the blocking
     checks' as SQL and the others in GX; "sql" runs every one as SQL, "gx" every one in GX on
     DuckDB (the two are compared by the tests). Snowflake takes "auto" or "sql" only."""
-    return read_suite(reader, suite, checks, engine=engine).validate()
+    return read_suite(reader, suite, checks, engine=engine, after=after).validate()
 
 
 @dataclass
@@ -138,11 +169,11 @@ class ReadSuite:
     table: str
     run: SuiteRun
     in_gx: list[Any] = field(default_factory=list)
-    frame: pd.DataFrame | None = None
+    frames: list[tuple[str, pd.DataFrame]] = field(default_factory=list)  # by batch, oldest first
     sample_columns: list[str] = field(default_factory=list)
 
     def validate(self) -> SuiteRun:
-        if self.frame is None or not self.in_gx:
+        if not self.frames or not self.in_gx:
             return self.run
         import great_expectations as gx
 
@@ -150,21 +181,25 @@ class ReadSuite:
         gx_suite = gx.ExpectationSuite(name=f"silver.{self.table}")
         for e in self.in_gx:
             gx_suite.add_expectation(_gx_expectation(e))
-        result = batch_definition.get_batch(batch_parameters={"dataframe": self.frame}).validate(
-            gx_suite,
-            result_format={
-                "result_format": "SUMMARY",
-                "unexpected_index_column_names": self.sample_columns,
-                "partial_unexpected_count": SAMPLE_ROWS,
-                "include_unexpected_rows": False,
-            },
-        )
-        for r in result.results:
-            meta = r.expectation_config.meta or {}
-            if r.success:
-                continue
-            failure = _failure(meta.get("rule", r.expectation_config.type), r, self.sample_columns)
-            self.run.outcomes[meta.get("check", "unknown")].failures.append(failure)
+        # One batch at a time: a failure's counts and first rows are its batch's.
+        while self.frames:
+            batch_id, frame = self.frames.pop(0)
+            result = batch_definition.get_batch(batch_parameters={"dataframe": frame}).validate(
+                gx_suite,
+                result_format={
+                    "result_format": "SUMMARY",
+                    "unexpected_index_column_names": self.sample_columns,
+                    "partial_unexpected_count": SAMPLE_ROWS,
+                    "include_unexpected_rows": False,
+                },
+            )
+            for r in result.results:
+                meta = r.expectation_config.meta or {}
+                if r.success:
+                    continue
+                rule = meta.get("rule", r.expectation_config.type)
+                failure = _failure(rule, r, self.sample_columns)
+                self.run.outcomes[meta.get("check", "unknown")].add(failure, batch_id)
         return self.run
 
 
@@ -174,6 +209,7 @@ def read_suite(
     checks: set[str] | None = None,
     *,
     engine: Engine = "auto",
+    after: Sequence[str] = (),
 ) -> ReadSuite:
     """The part of `run_suite` that reads the warehouse (see ReadSuite)."""
     wanted = [e for e in suite.expectations if checks is None or e.check in checks]
@@ -196,25 +232,27 @@ def read_suite(
             f"no SQL form for {sorted({e.type for e in in_gx})}: add one to quality/pushdown.py"
         )
     used = "+".join(name for name, part in ((SQL, in_sql), (GX, in_gx)) if part) or SQL
-    batch_id = newest_batch(reader, suite.table.name)
-    if batch_id is None or not wanted:
-        return ReadSuite(suite.table.name, SuiteRun(batch_id, 0, outcomes, used))
-    rows, failures = pushdown.evaluate(reader, suite, in_sql, batch_id)
+    batch_ids = batches_to_validate(reader, suite.table.name, after)
+    run = SuiteRun(batch_ids[-1] if batch_ids else None, 0, outcomes, used, batch_ids)
+    if not batch_ids or not wanted:
+        return ReadSuite(suite.table.name, run)
     check_of = {e.rule: e.check for e in in_sql}
-    for failure in failures:
-        outcomes[check_of[failure.rule]].failures.append(failure)
-    if not in_gx or rows == 0:
-        return ReadSuite(suite.table.name, SuiteRun(batch_id, rows, outcomes, used))
-    frame = read_frame(reader, suite, batch_id)
-    if frame.empty:
-        return ReadSuite(suite.table.name, SuiteRun(batch_id, 0, outcomes, used))
-    return ReadSuite(
-        suite.table.name,
-        SuiteRun(batch_id, len(frame), outcomes, used),
-        in_gx,
-        frame,
-        [c for c in suite.sample_columns if c in frame.columns],
-    )
+    frames = []
+    for batch_id in batch_ids:
+        rows, failures = pushdown.evaluate(reader, suite, in_sql, batch_id)
+        for failure in failures:
+            outcomes[check_of[failure.rule]].add(failure, batch_id)
+        if not in_gx or rows == 0:
+            run.rows += rows
+            continue
+        frame = read_frame(reader, suite, batch_id)
+        run.rows += len(frame)
+        if not frame.empty:
+            frames.append((batch_id, frame))
+    if not frames:
+        return ReadSuite(suite.table.name, run)
+    sample_columns = [c for c in suite.sample_columns if c in frames[0][1].columns]
+    return ReadSuite(suite.table.name, run, in_gx, frames, sample_columns)
 
 
 def _failure(rule: str, r: Any, sample_columns: list[str]) -> RuleFailure:

@@ -27,6 +27,7 @@ from claims_platform.dms.files import parse_path
 from claims_platform.environment import get_settings
 from claims_platform.orchestration.definitions import defs
 from claims_platform.orchestration.quality.checks import (
+    BATCHES_VALIDATED,
     CHECK_HISTORY_PAGE,
     VALIDATED_IN_RUN,
     build_quality_checks,
@@ -461,6 +462,104 @@ def test_a_suite_result_is_carried_over_until_a_batch_commits(platform_env):
         fourth = {e.check_name: e for e in _suite_check_run(instance, table)}
         assert all(VALIDATED_IN_RUN not in fourth[c].metadata for c in suite.checks)
         assert all(fourth[c].passed for c in suite.checks)
+
+
+def _commit_batch(con: duckdb.DuckDBPyConnection, table: str, batch: str, hours: int) -> None:
+    """A copy of the table's first row, from a file of its own, as a batch committed `hours`
+    after the first (silver, the file's ledger entry, the batch's audit row)."""
+    name = f"{batch.upper()}.csv"
+    [(path,)] = con.execute(
+        f"SELECT DISTINCT _source_file FROM silver.{ident(table)} WHERE _batch_id = ?", [BATCH]
+    ).fetchall()
+    new_path = path.rsplit("/", 1)[0] + "/" + name
+    con.execute(
+        f"INSERT INTO silver.{ident(table)} SELECT * REPLACE (? AS _change_id, ? AS _batch_id, "
+        f"? AS _source_file, ? AS _source_file_name) "
+        f"FROM silver.{ident(table)} WHERE _batch_id = ?",
+        [f"chg-{batch}", batch, new_path, name, BATCH],
+    )
+    con.execute(
+        "INSERT INTO audit.file_ledger SELECT * REPLACE (? AS path, ? AS file_name, "
+        "? AS _batch_id) FROM audit.file_ledger WHERE path = ?",
+        [new_path, name, batch, path],
+    )
+    con.execute(
+        "INSERT INTO audit.batches VALUES (?, ?, 0, 0, 0, 0)",
+        [batch, PROCESSED_AT + dt.timedelta(hours=hours)],
+    )
+
+
+def _break_in_batch(con: duckdb.DuckDBPyConnection, table: str, batch: str) -> None:
+    """The batch's row breaks the table's first accepted-values rule (a warning check's)."""
+    column = "relationship_code" if table == "member" else "line_of_business"
+    con.execute(
+        f"UPDATE silver.{ident(table)} SET {ident(column)} = 'NOT-AN-ACCEPTED-VALUE' "
+        "WHERE _batch_id = ?",
+        [batch],
+    )
+
+
+def test_a_suite_validates_every_batch_committed_since_the_last_it_validated(tx):
+    """Checks after the batch may come once for several batches: a batch in the middle that
+    breaks a rule is reported, not hidden by a clean newest one."""
+    table = "member"
+    suite = SUITES[table]
+    _commit_batch(tx, table, "batch-0002", 1)
+    _break_in_batch(tx, table, "batch-0002")
+    _commit_batch(tx, table, "batch-0003", 2)
+    reader = DuckDBReader(tx)
+    values = {names.CONTRACT_VALUES}
+
+    newest_only = run_suite(reader, suite, values)
+    assert (
+        newest_only.batch_ids == ["batch-0003"]
+        and newest_only.outcomes[names.CONTRACT_VALUES].passed
+    )
+
+    since_first = run_suite(reader, suite, values, after=[BATCH])
+    assert since_first.batch_ids == ["batch-0002", "batch-0003"]
+    assert since_first.batch_id == "batch-0003" and since_first.rows == 2
+    # The failure names its batch; its counts and rows are that batch's.
+    [failure] = since_first.outcomes[names.CONTRACT_VALUES].failures
+    assert (failure.rule, failure.batch_id) == ("accepted_values:relationship_code", "batch-0002")
+    assert (failure.unexpected_rows, failure.rows_checked) == (1, 1)
+    assert failure.sample_rows == [{"_source_file_name": "BATCH-0002.csv", "_row_number": 1}]
+    # The same in SQL, and from the earliest of several recorded batches.
+    in_sql = run_suite(reader, suite, values, engine="sql", after=["batch-0002", BATCH])
+    assert in_sql.batch_ids == ["batch-0002", "batch-0003"]
+    assert [f.as_metadata() for f in in_sql.outcomes[names.CONTRACT_VALUES].failures] == [
+        failure.as_metadata()
+    ]
+    # Nothing committed since the last validated batch: the newest again, so the recorded
+    # verdict stands until a batch passes.
+    assert run_suite(reader, suite, values, after=["batch-0003"]).batch_ids == ["batch-0003"]
+
+
+def test_a_check_run_after_several_batches_validates_each_of_them(platform_env):
+    path = _built_warehouse()
+    table = "member"
+    key = dg.AssetCheckKey(silver_key(table), names.CONTRACT_VALUES)
+    with project_instance() as instance:
+        first = {e.check_name: e for e in _suite_check_run(instance, table)}
+        assert first[key.name].passed
+        assert first[key.name].metadata[BATCHES_VALIDATED].value == [BATCH]
+
+        # Two batches commit before the checks after them run: the first breaks a rule.
+        with duckdb.connect(str(path)) as con:
+            _commit_batch(con, table, "batch-0002", 1)
+            _break_in_batch(con, table, "batch-0002")
+            _commit_batch(con, table, "batch-0003", 2)
+        second = {e.check_name: e for e in _suite_check_run(instance, table)}[key.name]
+        assert not second.passed
+        assert second.metadata[BATCHES_VALIDATED].value == ["batch-0002", "batch-0003"]
+        assert "2 batches, the newest batch-0003 (2 rows)" in (second.description or "")
+
+        # The next run validates what came after those two only.
+        with duckdb.connect(str(path)) as con:
+            _commit_batch(con, table, "batch-0004", 3)
+        third = {e.check_name: e for e in _suite_check_run(instance, table)}[key.name]
+        assert third.passed, third.description
+        assert third.metadata[BATCHES_VALIDATED].value == ["batch-0004"]
 
 
 def test_great_expectations_validates_after_the_warehouse_is_released(platform_env, monkeypatch):

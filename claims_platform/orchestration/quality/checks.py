@@ -88,9 +88,11 @@ def evaluate_silver_table(
     suite: TableSuite,
     wanted: set[str] | None = None,
     version: str | None = None,
+    after: Sequence[str] = (),
 ) -> list[dg.AssetCheckResult]:
-    """`version`: the `warehouse_version` the caller already read, if it did."""
-    return read_silver_table(reader, suite, wanted, version)()
+    """`version`: the `warehouse_version` the caller already read, if it did; `after`: the
+    batches the checks last validated (`last_validated_batches`), to validate those since."""
+    return read_silver_table(reader, suite, wanted, version, after)()
 
 
 def read_silver_table(
@@ -98,10 +100,11 @@ def read_silver_table(
     suite: TableSuite,
     wanted: set[str] | None = None,
     version: str | None = None,
+    after: Sequence[str] = (),
 ) -> Callable[[], list[dg.AssetCheckResult]]:
     """What `evaluate_silver_table` reads from the warehouse, read now; the function returned
-    finishes the evaluation without it (Great Expectations on the batch read), so the caller can
-    release the warehouse first: GX takes seconds, in which a batch could commit."""
+    finishes the evaluation without it (Great Expectations on the batches read), so the caller
+    can release the warehouse first: GX takes seconds, in which a batch could commit."""
     from claims_platform.quality.validate import read_suite
 
     key = silver_key(suite.table.name)
@@ -112,7 +115,7 @@ def read_silver_table(
     if gx_checks:
         try:
             version = version or warehouse_version(reader)
-            read = read_suite(reader, suite, gx_checks)
+            read = read_suite(reader, suite, gx_checks, after=after)
         except QueryError as e:
             error = str(e)
     ledger: list[dg.AssetCheckResult] = []
@@ -140,13 +143,17 @@ def read_silver_table(
                 )
                 continue
             outcome = run.outcomes[name]
-            failed = [f.rule for f in outcome.failures]
+            failed = outcome.failed_rules
+            batches = (
+                f"batch {run.batch_id or 'none'}"
+                if len(run.batch_ids) <= 1
+                else f"{len(run.batch_ids)} batches, the newest {run.batch_id}"
+            )
             description = (
-                f"{len(failed)} of {outcome.expectations} expectations failed on batch "
-                f"{run.batch_id} ({run.rows} rows): {', '.join(failed)}"
+                f"{len(failed)} of {outcome.expectations} expectations failed on {batches} "
+                f"({run.rows} rows): {', '.join(failed)}"
                 if failed
-                else f"{outcome.expectations} expectations passed on batch "
-                f"{run.batch_id or 'none'} ({run.rows} rows)"
+                else f"{outcome.expectations} expectations passed on {batches} ({run.rows} rows)"
             )
             results.append(
                 check_result(
@@ -155,7 +162,8 @@ def read_silver_table(
                     passed=outcome.passed,
                     description=description,
                     metadata={
-                        "batch_id": run.batch_id or "none",
+                        BATCH_ID: run.batch_id or "none",
+                        BATCHES_VALIDATED: run.batch_ids,
                         "rows_validated": run.rows,
                         "expectations": outcome.expectations,
                         "failed_rules": failed,
@@ -173,6 +181,8 @@ def read_silver_table(
 
 
 # Metadata of a contract-suite result that says what it was computed on, and where.
+BATCH_ID = "batch_id"  # the newest batch validated
+BATCHES_VALIDATED = "batches_validated"  # every batch validated, oldest first
 WAREHOUSE_VERSION = "warehouse_version"
 SUITE_VERSION = "suite_version"
 VALIDATED_IN_RUN = "validated_in_run"
@@ -210,6 +220,21 @@ def _latest_completed_evaluation(
         if len(records) < CHECK_HISTORY_PAGE:
             return None
         cursor = records[-1].id
+
+
+def last_validated_batches(
+    instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey]
+) -> list[str]:
+    """The newest batch each of these checks last validated: the next run validates the batches
+    committed since. A check that runs after the batches (warn severity) may come once for
+    several of them; each is validated, none is skipped."""
+    batches = set()
+    for key in check_keys:
+        latest = _latest_completed_evaluation(instance, key)
+        value = getattr(latest[0].metadata.get(BATCH_ID), "value", None) if latest else None
+        if value and value != "none":
+            batches.add(str(value))
+    return sorted(batches)
 
 
 def recorded_suite_results(
@@ -371,13 +396,13 @@ def _silver_table_checks(suite: TableSuite) -> dg.AssetChecksDefinition:
                 return
             version = None
             recorded: dict[dg.AssetCheckKey, dg.AssetCheckResult] = {}
+            suite_keys = [k for k in selected if k.name in suite.checks]
+            after: list[str] = []
             try:
                 version = warehouse_version(reader)
-                recorded = recorded_suite_results(
-                    context.instance,
-                    suite,
-                    [k for k in selected if k.name in suite.checks],
-                    version,
+                recorded = recorded_suite_results(context.instance, suite, suite_keys, version)
+                after = last_validated_batches(
+                    context.instance, [k for k in suite_keys if k not in recorded]
                 )
             except QueryError:
                 pass  # read_silver_table reports the unreadable warehouse
@@ -386,7 +411,7 @@ def _silver_table_checks(suite: TableSuite) -> dg.AssetChecksDefinition:
                     f"recorded check results unavailable ({type(e).__name__}); validating"
                 )
             todo = {k.name for k in selected if k not in recorded}
-            finish = read_silver_table(reader, suite, todo, version) if todo else None
+            finish = read_silver_table(reader, suite, todo, version, after) if todo else None
         # Locally the warning checks run in Great Expectations (Snowflake evaluates every
         # expectation in SQL): its import and validation take seconds, in which a batch could
         # commit, so they come after the warehouse is released, on the batch rows read above. A
