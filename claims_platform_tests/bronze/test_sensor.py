@@ -78,18 +78,28 @@ def test_a_file_rewritten_in_place_is_requested_again_under_a_new_run_key(platfo
         assert "silver/plan" in {k.to_user_string() for k in again.asset_selection}
 
 
+def _landing_run(
+    instance: dg.DagsterInstance,
+    run_id: str,
+    status: dg.DagsterRunStatus = dg.DagsterRunStatus.STARTED,
+    tags: dict[str, str] | None = None,
+) -> None:
+    """A run of the landing sensor's, as the instance records it."""
+    instance.add_run(
+        dg.DagsterRun(
+            job_name="__ASSET_JOB",
+            run_id=run_id,
+            status=status,
+            tags={"claims/trigger": "landing_zone_sensor", **(tags or {})},
+        )
+    )
+
+
 def test_sensor_waits_while_a_landing_batch_is_still_running(platform_env):
     _write(platform_env / "landing", "CLAIMS/MEMBER/LOAD00000001.csv")
     sensor = defs.resolve_sensor_def("landing_zone_sensor")
     with project_instance() as instance:
-        instance.add_run(
-            dg.DagsterRun(
-                job_name="__ASSET_JOB",
-                run_id="0" * 36,
-                status=dg.DagsterRunStatus.STARTED,
-                tags={"claims/trigger": "landing_zone_sensor"},
-            )
-        )
+        _landing_run(instance, "0" * 36)
         skipped = tick(sensor, instance)
         assert isinstance(skipped, dg.SkipReason)
         assert "still loading" in skipped.skip_message
@@ -103,20 +113,9 @@ def test_a_batch_dagster_will_retry_is_not_overtaken_by_a_new_one(platform_env):
     exists would queue ahead of it (test_recovery_dagster_dev shows the whole story)."""
     _write(platform_env / "landing", "CLAIMS/MEMBER/LOAD00000001.csv")
     sensor = defs.resolve_sensor_def("landing_zone_sensor")
-    landing = {"claims/trigger": "landing_zone_sensor"}
     with project_instance() as instance:
-        for run_id, tags in (
-            ("1" * 36, landing),
-            ("2" * 36, {**landing, "dagster/max_retries": "0"}),
-        ):
-            instance.add_run(
-                dg.DagsterRun(
-                    job_name="__ASSET_JOB",
-                    run_id=run_id,
-                    status=dg.DagsterRunStatus.STARTED,
-                    tags=tags,
-                )
-            )
+        _landing_run(instance, "1" * 36)
+        _landing_run(instance, "2" * 36, tags={"dagster/max_retries": "0"})
         # A failed run Dagster will not retry does not hold the sensor back.
         instance.report_run_failed(instance.get_run_by_id("2" * 36))
         # A run whose worker died, as run monitoring reports it: the project's instance (run
@@ -129,14 +128,7 @@ def test_a_batch_dagster_will_retry_is_not_overtaken_by_a_new_one(platform_env):
         assert f"run {'1' * 36} failed and Dagster is about to retry it" == skipped.skip_message
         # The retry exists (not yet queued, with its parent's tags, as Dagster's daemon creates
         # it): the sensor waits for it as for any batch, then requests the files it has not taken.
-        instance.add_run(
-            dg.DagsterRun(
-                job_name="__ASSET_JOB",
-                run_id="3" * 36,
-                status=dg.DagsterRunStatus.NOT_STARTED,
-                tags=landing,
-            )
-        )
+        _landing_run(instance, "3" * 36, dg.DagsterRunStatus.NOT_STARTED)
         instance.add_run_tags("1" * 36, {AUTO_RETRY_RUN_ID_TAG: "3" * 36})
         assert "still loading" in tick(sensor, instance).skip_message
         instance.report_run_canceled(instance.get_run_by_id("3" * 36))
@@ -149,14 +141,7 @@ def test_a_failed_batch_whose_retry_never_comes_stops_the_sensor_for_two_minutes
     _write(platform_env / "landing", "CLAIMS/MEMBER/LOAD00000001.csv")
     sensor = defs.resolve_sensor_def("landing_zone_sensor")
     with project_instance() as instance:
-        instance.add_run(
-            dg.DagsterRun(
-                job_name="__ASSET_JOB",
-                run_id="1" * 36,
-                status=dg.DagsterRunStatus.STARTED,
-                tags={"claims/trigger": "landing_zone_sensor"},
-            )
-        )
+        _landing_run(instance, "1" * 36)
         instance.report_run_failed(instance.get_run_by_id("1" * 36))
         assert isinstance(tick(sensor, instance), dg.SkipReason)
         # No daemon here, so no retry: past RETRY_WAIT the failed run no longer holds batches.
