@@ -40,6 +40,11 @@ from claims_platform.warehouse.base import WarehouseReader
 if TYPE_CHECKING:
     import pandas as pd
 
+# Rows of batches read into frames for Great Expectations by one run: checks that come once for
+# a backlog of batches (their daemon was down) read it a part at a time, not all into memory.
+# The newest batch validated is recorded, so the next run goes on from there.
+MAX_FRAME_ROWS = 2_000_000
+
 _CHANGES_ONLY = {"row_condition": '_op!="D"', "condition_parser": "pandas"}
 Engine = Literal["auto", "sql", "gx"]
 SQL, GX = "warehouse_sql", "great_expectations"
@@ -72,6 +77,7 @@ class SuiteRun:
     outcomes: dict[str, CheckOutcome]
     engine: str = SQL  # what evaluated the expectations: SQL, GX, or both (joined by "+")
     batch_ids: list[str] = field(default_factory=list)  # every batch validated, oldest first
+    batches_left: int = 0  # later batches left for the next run (MAX_FRAME_ROWS)
 
 
 class FrameRefused(RuntimeError):
@@ -238,7 +244,12 @@ def read_suite(
         return ReadSuite(suite.table.name, run)
     check_of = {e.rule: e.check for e in in_sql}
     frames = []
-    for batch_id in batch_ids:
+    framed = 0
+    for i, batch_id in enumerate(batch_ids):
+        if in_gx and framed and framed + _batch_rows(reader, suite, batch_id) > MAX_FRAME_ROWS:
+            run.batch_ids, run.batches_left = batch_ids[:i], len(batch_ids) - i
+            run.batch_id = batch_ids[i - 1]
+            break
         rows, failures = pushdown.evaluate(reader, suite, in_sql, batch_id)
         for failure in failures:
             outcomes[check_of[failure.rule]].add(failure, batch_id)
@@ -247,12 +258,18 @@ def read_suite(
             continue
         frame = read_frame(reader, suite, batch_id)
         run.rows += len(frame)
+        framed += len(frame)
         if not frame.empty:
             frames.append((batch_id, frame))
     if not frames:
         return ReadSuite(suite.table.name, run)
     sample_columns = [c for c in suite.sample_columns if c in frames[0][1].columns]
     return ReadSuite(suite.table.name, run, in_gx, frames, sample_columns)
+
+
+def _batch_rows(reader: WarehouseReader, suite: TableSuite, batch_id: str) -> int:
+    [row] = reader.read_rows(f"SELECT count(*) AS n FROM ({suite.rows_sql}) AS t", [batch_id])
+    return row["n"]
 
 
 def _failure(rule: str, r: Any, sample_columns: list[str]) -> RuleFailure:

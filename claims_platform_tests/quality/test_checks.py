@@ -44,7 +44,7 @@ from claims_platform.orchestration.resources import (
     PlatformResource,
 )
 from claims_platform.orchestration.silver.assets import REJECTS_KEY, silver_key
-from claims_platform.quality import names
+from claims_platform.quality import names, validate
 from claims_platform.quality.pushdown import PUSHDOWN_TYPES
 from claims_platform.quality.sql import ident
 from claims_platform.quality.suites import TableSuite, table_suites
@@ -533,6 +533,26 @@ def test_a_suite_validates_every_batch_committed_since_the_last_it_validated(tx)
     # Nothing committed since the last validated batch: the newest again, so the recorded
     # verdict stands until a batch passes.
     assert run_suite(reader, suite, values, after=["batch-0003"]).batch_ids == ["batch-0003"]
+
+
+def test_a_backlog_of_batches_is_read_a_part_at_a_time(tx, monkeypatch):
+    table = "member"
+    suite = SUITES[table]
+    for n in (2, 3, 4):
+        _commit_batch(tx, table, f"batch-000{n}", n)
+    reader = DuckDBReader(tx)
+    values = {names.CONTRACT_VALUES}
+    monkeypatch.setattr(validate, "MAX_FRAME_ROWS", 2)
+    part = run_suite(reader, suite, values, after=[BATCH])
+    assert (part.batch_ids, part.batch_id, part.batches_left) == (
+        ["batch-0002", "batch-0003"],
+        "batch-0003",
+        1,
+    )
+    # The next run goes on from the newest batch validated; one batch always fits.
+    monkeypatch.setattr(validate, "MAX_FRAME_ROWS", 0)
+    rest = run_suite(reader, suite, values, after=[part.batch_id])
+    assert (rest.batch_ids, rest.batches_left) == (["batch-0004"], 0)
 
 
 def test_a_check_run_after_several_batches_validates_each_of_them(platform_env):

@@ -149,6 +149,8 @@ def read_silver_table(
                 if len(run.batch_ids) <= 1
                 else f"{len(run.batch_ids)} batches, the newest {run.batch_id}"
             )
+            if run.batches_left:
+                batches += f" ({run.batches_left} later batches left for the next run)"
             description = (
                 f"{len(failed)} of {outcome.expectations} expectations failed on {batches} "
                 f"({run.rows} rows): {', '.join(failed)}"
@@ -164,6 +166,7 @@ def read_silver_table(
                     metadata={
                         BATCH_ID: run.batch_id or "none",
                         BATCHES_VALIDATED: run.batch_ids,
+                        BATCHES_LEFT: run.batches_left,
                         "rows_validated": run.rows,
                         "expectations": outcome.expectations,
                         "failed_rules": failed,
@@ -183,6 +186,7 @@ def read_silver_table(
 # Metadata of a contract-suite result that says what it was computed on, and where.
 BATCH_ID = "batch_id"  # the newest batch validated
 BATCHES_VALIDATED = "batches_validated"  # every batch validated, oldest first
+BATCHES_LEFT = "batches_left"  # later batches the next run validates (a backlog, read in parts)
 WAREHOUSE_VERSION = "warehouse_version"
 SUITE_VERSION = "suite_version"
 VALIDATED_IN_RUN = "validated_in_run"
