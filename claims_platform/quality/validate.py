@@ -246,11 +246,11 @@ def read_suite(
     frames = []
     framed = 0
     for i, batch_id in enumerate(batch_ids):
-        if in_gx and framed and framed + _batch_rows(reader, suite, batch_id) > MAX_FRAME_ROWS:
+        rows, failures = pushdown.evaluate(reader, suite, in_sql, batch_id)
+        if in_gx and framed and framed + rows > MAX_FRAME_ROWS:
             run.batch_ids, run.batches_left = batch_ids[:i], len(batch_ids) - i
             run.batch_id = batch_ids[i - 1]
             break
-        rows, failures = pushdown.evaluate(reader, suite, in_sql, batch_id)
         for failure in failures:
             outcomes[check_of[failure.rule]].add(failure, batch_id)
         if not in_gx or rows == 0:
@@ -265,11 +265,6 @@ def read_suite(
         return ReadSuite(suite.table.name, run)
     sample_columns = [c for c in suite.sample_columns if c in frames[0][1].columns]
     return ReadSuite(suite.table.name, run, in_gx, frames, sample_columns)
-
-
-def _batch_rows(reader: WarehouseReader, suite: TableSuite, batch_id: str) -> int:
-    [row] = reader.read_rows(f"SELECT count(*) AS n FROM ({suite.rows_sql}) AS t", [batch_id])
-    return row["n"]
 
 
 def _failure(rule: str, r: Any, sample_columns: list[str]) -> RuleFailure:
