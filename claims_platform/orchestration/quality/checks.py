@@ -9,7 +9,7 @@ tables without Dagster or Spark.
 """
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
@@ -226,16 +226,24 @@ def _latest_completed_evaluation(
         cursor = records[-1].id
 
 
-def last_validated_batches(
+Evaluations = Mapping[dg.AssetCheckKey, tuple[dg.AssetCheckEvaluation, str] | None]
+
+
+def latest_evaluations(
     instance: dg.DagsterInstance, check_keys: Sequence[dg.AssetCheckKey]
-) -> list[str]:
+) -> Evaluations:
+    """Each check's newest finished evaluation and its run (`_latest_completed_evaluation`), read
+    once for both `recorded_suite_results` and `last_validated_batches`."""
+    return {key: _latest_completed_evaluation(instance, key) for key in check_keys}
+
+
+def last_validated_batches(latest: Evaluations) -> list[str]:
     """The newest batch each of these checks last validated: the next run validates the batches
     committed since. A check that runs after the batches (warn severity) may come once for
     several of them; each is validated, none is skipped."""
     batches = set()
-    for key in check_keys:
-        latest = _latest_completed_evaluation(instance, key)
-        value = getattr(latest[0].metadata.get(BATCH_ID), "value", None) if latest else None
+    for evaluated in latest.values():
+        value = getattr(evaluated[0].metadata.get(BATCH_ID), "value", None) if evaluated else None
         if value and value != "none":
             batches.add(str(value))
     return sorted(batches)
@@ -246,6 +254,7 @@ def recorded_suite_results(
     suite: TableSuite,
     check_keys: Sequence[dg.AssetCheckKey],
     version: str,
+    latest: Evaluations | None = None,
 ) -> dict[dg.AssetCheckKey, dg.AssetCheckResult]:
     """The contract-suite results an earlier run recorded for these checks on this very state of
     the warehouse (no batch committed since) with this very suite, as this run's results.
@@ -255,14 +264,15 @@ def recorded_suite_results(
     re-run, a run waiting behind another's load) does not validate the same batch again, and does
     not pay for a Great Expectations import (~5 s) to learn nothing new. The result names the run
     that validated. Any other recorded state (a newer batch, an edited suite, no record) is
-    validated afresh.
+    validated afresh. `latest`: the checks' `latest_evaluations`, if the caller read them.
     """
+    latest = latest_evaluations(instance, check_keys) if latest is None else latest
     out: dict[dg.AssetCheckKey, dg.AssetCheckResult] = {}
     for key in check_keys:
-        latest = _latest_completed_evaluation(instance, key)
-        if latest is None:
+        evaluated = latest[key]
+        if evaluated is None:
             continue
-        evaluation, run_id = latest
+        evaluation, run_id = evaluated
         metadata = dict(evaluation.metadata)
         recorded = {
             k: getattr(metadata.get(k), "value", None) for k in (WAREHOUSE_VERSION, SUITE_VERSION)
@@ -404,9 +414,12 @@ def _silver_table_checks(suite: TableSuite) -> dg.AssetChecksDefinition:
             after: list[str] = []
             try:
                 version = warehouse_version(reader)
-                recorded = recorded_suite_results(context.instance, suite, suite_keys, version)
+                latest = latest_evaluations(context.instance, suite_keys)
+                recorded = recorded_suite_results(
+                    context.instance, suite, suite_keys, version, latest
+                )
                 after = last_validated_batches(
-                    context.instance, [k for k in suite_keys if k not in recorded]
+                    {k: v for k, v in latest.items() if k not in recorded}
                 )
             except QueryError:
                 pass  # read_silver_table reports the unreadable warehouse
