@@ -491,7 +491,8 @@ def _commit_batch(con: duckdb.DuckDBPyConnection, table: str, batch: str, hours:
 
 def _break_in_batch(con: duckdb.DuckDBPyConnection, table: str, batch: str) -> None:
     """The batch's row breaks the table's first accepted-values rule (a warning check's)."""
-    column = "relationship_code" if table == "member" else "line_of_business"
+    rules = (e.rule for e in SUITES[table].expectations if e.check == names.CONTRACT_VALUES)
+    column = next(r for r in rules if r.startswith("accepted_values:")).partition(":")[2]
     con.execute(
         f"UPDATE silver.{ident(table)} SET {ident(column)} = 'NOT-AN-ACCEPTED-VALUE' "
         "WHERE _batch_id = ?",
