@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from claims_platform.bronze.landing import LandedFile
+from claims_platform.dms.files import parse_path
 from claims_platform.silver.schema import all_silver_tables
 from claims_platform.warehouse import snowflake as sf
 from claims_platform.warehouse.base import BatchConflict, BatchOutput
@@ -447,3 +450,108 @@ def test_screening_and_ledger_front_equal_the_duckdb_warehouse_on_the_same_ledge
         (c.path, c.reason) for c in here.changed
     ]
     assert [c.path for c in warehouse.open_changes()] == [files[2]["path"]]
+
+
+def test_a_writer_keeps_its_lease_while_it_works_longer_than_the_lease(warehouse, lake):
+    """The lease expires `lease_s` after its last renewal, and a live writer's heartbeat renews
+    it: a batch that takes longer than the lease is neither taken over by the next writer (which
+    would abort its session and roll its commit back) nor fenced out of its own commit."""
+    path = "CLAIMS/PLAN/LOAD00000001.csv"
+    batch = lake.batch("b1", [file_entry(path, 2)], [plan_rows(path, "b1", ["P1", "P2"])])
+    with warehouse.writer() as writer:
+        writer.ensure(warehouse.contracts)
+    # Renewed every lease_s / 3: a heartbeat may come more than a second late on a loaded
+    # machine before the lease lapses.
+    warehouse.lease_s = 2
+    second = sf.SnowflakeWarehouse(warehouse.lake, warehouse.connect, wait_s=1, poll_s=0.1)
+    with warehouse.writer() as writer:
+        # Three lease periods in which the holder sends nothing on its own session.
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match="another writer held"), second.writer():
+            pass
+        time.sleep(max(0.0, 3 * warehouse.lease_s - (time.monotonic() - started)))
+        with pytest.raises(TimeoutError, match="another writer held"), second.writer():
+            pass
+        summary = writer.commit(batch, {}, warehouse.contracts)
+    assert summary.rows_by_table["plan"] == 2
+    assert _count(warehouse, "silver.plan") == 2
+    # Released at the end: the next writer claims at once.
+    with second.writer() as writer:
+        assert writer.holder
+
+
+def _unopenable(path: str, problem: str) -> LandedFile:
+    dms_file = parse_path(path)
+    assert dms_file is not None
+    return LandedFile(file=dms_file, size_bytes=0, modified_at=T0, problem=problem)
+
+
+def test_a_file_that_must_not_be_opened_is_quarantined_once_with_its_reason(warehouse):
+    """A listed file never to be opened (an S3 key that is not canonical) is recorded quarantined
+    with its reason in a batch of its own, as on DuckDB (governance/test_replay_ledger.py), and
+    is not recorded again until a replay names it."""
+    bad = "CLAIMS/PLAN/20240102-110000000.csv"
+    good = _Listed("CLAIMS/PLAN/20240102-100000000.csv", 100, T0)
+    unread = _unopenable(bad, "not read: the S3 key is not canonical")
+    with warehouse.writer() as writer:
+        writer.ensure(warehouse.contracts)
+        screening = writer.screen([unread, good])
+    assert screening.to_read == [good]
+    assert screening.quarantined == [unread]
+    assert warehouse.quarantined_files() == [(bad, "PLAN", unread.problem)]
+    database = warehouse.lake.database
+    assert warehouse.read_rows(
+        f"select files, quarantined_files, rows_loaded from {database}.audit.batches"
+    ) == [{"files": 1, "quarantined_files": 1, "rows_loaded": 0}]
+
+    def attempts() -> list[str]:
+        rows = warehouse.read_rows(
+            f"select status from {database}.audit.file_attempts where path = ? order by attempt",
+            [bad],
+        )
+        return [r["status"] for r in rows]
+
+    for _ in range(2):
+        with warehouse.writer() as writer:
+            again = writer.screen([unread])
+        assert again.to_read == [] and again.quarantined == []
+    assert attempts() == ["quarantined"]
+    with warehouse.writer() as writer:
+        replayed = writer.screen([unread], [bad])
+    assert replayed.to_read == [] and replayed.quarantined == [unread]
+    assert attempts() == ["quarantined", "quarantined"]
+    assert warehouse.quarantined_files() == [(bad, "PLAN", unread.problem)]
+
+
+def test_a_changed_file_stays_open_until_acknowledged_and_a_new_version_opens_again(
+    warehouse, lake
+):
+    """A processed file changed in place is an open change until someone acknowledges it (the
+    CLI's `acknowledge-changes`); acknowledging closes only open changes, once; a later version
+    opens a new one, which `every` closes."""
+    path = "CLAIMS/PLAN/20240102-000000000.csv"
+    other = "CLAIMS/PLAN/20240103-000000000.csv"
+    _commit(warehouse, lake.batch("b1", [file_entry(path, 1)], [plan_rows(path, "b1", ["P1"])]))
+    size = file_entry(path, 1)["size_bytes"]
+    with warehouse.writer() as writer:
+        [change] = writer.screen([_Listed(path, size + 30, T0)]).changed
+    assert change.reason == f"changed after it was processed: size {size} → {size + 30} bytes"
+    assert [c.path for c in warehouse.open_changes()] == [path]
+    assert [c.path for c in warehouse.open_changes("PLAN")] == [path]
+    assert warehouse.open_changes("MEMBER") == []
+
+    assert warehouse.acknowledge_changes([other]) == []
+    assert warehouse.acknowledge_changes([path]) == [path]
+    assert warehouse.open_changes() == []
+    assert warehouse.acknowledge_changes([path]) == []
+    # The acknowledged version is not judged again; the next one is.
+    with warehouse.writer() as writer:
+        assert writer.screen([_Listed(path, size + 30, T0)]).changed == []
+        assert [c.path for c in writer.screen([_Listed(path, size + 60, T0)]).changed] == [path]
+    assert warehouse.acknowledge_changes([], every=True) == [path]
+    assert warehouse.open_changes() == []
+    statuses = warehouse.read_rows(
+        f"select status from {warehouse.lake.database}.audit.file_changes order by detected_at,"
+        " landed_size_bytes"
+    )
+    assert [r["status"] for r in statuses] == ["acknowledged", "acknowledged"]
