@@ -11,7 +11,14 @@ what a run does before it hands files to Spark:
 - after: the ledger's front (one aggregate query), the key ranges after it listed
   (StartAfter), and the few listed paths screened.
 
-Both must find exactly the one new file. Each is timed `--repeat` times (median printed), with
+Then the landing sensor's tick on the same S3 landing zone (the real sensor, an ephemeral
+Dagster instance, a cursor that has taken every landed file):
+
+- full: the tick lists the whole landing zone, as every tick did before and as one tick does
+  every FULL_LISTING_EVERY now;
+- after front: the tick lists the keys after the newest file taken of each key sequence.
+
+All must find exactly the one new file. Each is timed `--repeat` times (median printed), with
 the ListObjectsV2 calls and keys returned counted by botocore event hooks on the real client.
 The same is done on a local landing directory for comparison (a walk is cheap, the ledger
 lookup is not free).
@@ -141,6 +148,61 @@ def report(where: str, rows: Iterable[tuple[str, tuple[float, list[str], int, in
         print(f"  {where} {label}: {seconds * 1000:8.1f} ms (median){extra}; found {found}")
 
 
+def sensor_ticks(
+    bucket: str, paths: list[str], new: str, repeat: int
+) -> list[tuple[str, tuple[float, list[str], int, int]]]:
+    """The landing sensor's tick, listing everything or after its front, timed and counted."""
+    import dagster as dg
+
+    from claims_platform.bronze.listing import LedgerFront, front_past
+    from claims_platform.orchestration.bronze.sensor import (
+        FULL_LISTING_EVERY,
+        LandingCursor,
+        build_landing_sensor,
+    )
+    from claims_platform.orchestration.definitions import gold_reads, silver_keys_by_table
+    from claims_platform.orchestration.resources import PlatformResource
+
+    counter = Counted()
+
+    class CountedPlatform(PlatformResource):
+        def s3_client(self) -> Any:
+            return counter.client()
+
+    os.environ["CLAIMS_LANDING_URI"] = f"s3://{bucket}/dms"
+    sensor = build_landing_sensor(silver_keys_by_table, gold_reads)
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    landed = {
+        f.path: f.modified_at.isoformat()
+        for f in S3Landing(f"s3://{bucket}/dms", lambda: boto3.client("s3")).list_files()
+        if f.path != new
+    }
+    assert len(landed) == len(paths)
+    taken = LandingCursor(
+        watermark=now,
+        # Inside the look-back window every landed file is still named; the new one is not.
+        recent=landed,
+        front=front_past(LedgerFront(), paths),
+    )
+
+    def tick(listed_all_at: dt.datetime) -> list[str]:
+        taken.listed_all_at = listed_all_at
+        with (
+            dg.DagsterInstance.ephemeral() as instance,
+            dg.build_sensor_context(
+                instance=instance, resources={"platform": CountedPlatform()}, cursor=taken.dump()
+            ) as ctx,
+        ):
+            result = sensor(ctx)
+        assert isinstance(result, dg.SensorResult) and result.run_requests, result
+        return sorted(set(LandingCursor.load(result.cursor).recent) - set(paths))
+
+    return [
+        ("full        ", timed(lambda: tick(now - FULL_LISTING_EVERY), repeat, counter)),
+        ("after front ", timed(lambda: tick(now), repeat, counter)),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", type=int, default=10_000)
@@ -203,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {held} files in the ledger, 1 new")
                 report(name, results)
                 con.close()
+            report("s3 sensor tick", sensor_ticks(bucket, paths, new, args.repeat))
     finally:
         server.stop()
     return 0

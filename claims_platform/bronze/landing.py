@@ -46,6 +46,9 @@ class LandedFile:
 
 class Landing(Protocol):
     uri: str
+    # Whether listing everything costs little (a directory walk) or pages through every key
+    # ever landed (S3): the landing sensor lists everything on each tick only when it is cheap.
+    full_listing_is_cheap: bool
 
     def list_files(
         self, since: dt.datetime | None = None, after: LedgerFront | None = None
@@ -89,6 +92,8 @@ def _not_regular(mode: int) -> str | None:
 
 class LocalLanding:
     """A directory laid out as DMS lays out its S3 target."""
+
+    full_listing_is_cheap = True
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
@@ -188,6 +193,8 @@ class S3Landing:
     The client (the platform resource's, from dagster-aws's `S3Resource`) is only created when
     first used, so building definitions or a sensor never opens a connection.
     """
+
+    full_listing_is_cheap = False
 
     def __init__(self, uri: str, client_factory: Callable[[], Any]) -> None:
         self.bucket, prefix = split_s3_uri(uri)

@@ -102,6 +102,33 @@ class LedgerFront:
         return any(r.admits(path) for r in self.ranges(table_folder(path)))
 
 
+def front_past(front: LedgerFront, taken: Iterable[str], left: Iterable[str] = ()) -> LedgerFront:
+    """`front` moved past the paths `taken` in each of their key sequences, but never up to or
+    past a path `left` in the same sequence (one not taken yet: a listing from the new front must
+    still see it). Paths in no sequence, or under a non-canonical key (`CLAIMS//…`, which
+    only a full listing names), move nothing."""
+    full = dict(front.newest_full_load)
+    change = dict(front.newest_change)
+    ceiling: dict[tuple[str, str], tuple[str, str]] = {}
+    for path in left:
+        seq, place = _sequence_of(path)
+        if seq is not None and (seq not in ceiling or place < ceiling[seq]):
+            ceiling[seq] = place
+    for path in taken:
+        seq, place = _sequence_of(path)
+        parts = path.split("/")
+        if parts[0] != SCHEMA or any(p in ("", ".", "..") for p in parts):
+            continue
+        if seq is None or (seq in ceiling and place >= ceiling[seq]):
+            continue
+        kind, folder = seq
+        target = full if kind == "full" else change
+        current = target.get(folder)
+        if current is None or place > _sequence_of(current)[1]:
+            target[folder] = path
+    return LedgerFront(newest_full_load=full, newest_change=change)
+
+
 class _Batchable(Protocol):
     path: str
     size_bytes: int
@@ -113,14 +140,18 @@ _B = TypeVar("_B", bound=_Batchable)
 
 def _sequence(f: _Batchable) -> tuple[tuple[str, str] | None, tuple[str, str]]:
     """The key-ordered sequence a file belongs to (LedgerFront's), and its place in it."""
-    parts = f.path.split("/")
+    return _sequence_of(f.path)
+
+
+def _sequence_of(path: str) -> tuple[tuple[str, str] | None, tuple[str, str]]:
+    parts = path.split("/")
     name = parts[-1]
-    folder = table_folder(f.path)
+    folder = table_folder(path)
     if len(parts) == 3 and name.startswith(FULL_LOAD_PREFIX):
-        return ("full", folder), (f.path, f.path)
+        return ("full", folder), (path, path)
     if name[:1].isdigit():
-        return ("change", folder), (name, f.path)
-    return None, (f.path, f.path)
+        return ("change", folder), (name, path)
+    return None, (path, path)
 
 
 @dataclass(frozen=True)

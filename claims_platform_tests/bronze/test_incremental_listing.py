@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 
 from claims_platform.bronze.landing import LandedFile, LocalLanding
-from claims_platform.bronze.listing import take_batch
+from claims_platform.bronze.listing import LedgerFront, front_past, take_batch
 from claims_platform.dms.files import parse_path
 from claims_platform.silver.schema import LEDGER_SCHEMA, LEDGER_TABLE
 from claims_platform.warehouse.duckdb import (
@@ -162,3 +162,38 @@ def test_capped_batches_load_every_file_once_through_incremental_listings(tmp_pa
     assert con.execute(f"SELECT count(*) FROM {LEDGER_SCHEMA}.{LEDGER_TABLE}").fetchone() == (
         len(paths),
     )
+
+
+def test_the_front_moves_past_what_is_taken_but_never_past_a_file_left():
+    member, plan = "CLAIMS/MEMBER/", "CLAIMS/PLAN/"
+    front = front_past(
+        LedgerFront(),
+        [
+            f"{member}20240102-100000000.csv",
+            f"{member}2024/01/03/20240103-080000000.csv",  # dated: the newest by name
+            f"{plan}LOAD00000002.csv",
+            f"{plan}LOAD00000001.csv",
+            "CLAIMS//MEMBER/20240104-000000000.csv",  # non-canonical: in no sequence
+        ],
+    )
+    assert front == LedgerFront(
+        newest_full_load={plan: f"{plan}LOAD00000002.csv"},
+        newest_change={member: f"{member}2024/01/03/20240103-080000000.csv"},
+    )
+    # A file listed but left (over a tick's cap) caps its own sequence only: a listing from
+    # the new front still sees it.
+    left = f"{member}20240105-000000000.csv"
+    moved = front_past(
+        front,
+        [
+            f"{member}20240106-000000000.csv",
+            f"{member}20240104-000000000.csv",
+            f"{plan}LOAD00000003.csv",
+        ],
+        [left],
+    )
+    assert moved.newest_change == {member: f"{member}20240104-000000000.csv"}
+    assert moved.newest_full_load == {plan: f"{plan}LOAD00000003.csv"}
+    assert moved.admits(left)
+    # Never backwards.
+    assert front_past(moved, [f"{member}20240101-000000000.csv"]) == moved

@@ -7,7 +7,9 @@ are still picked up and never requested twice. The landing lists only from the w
 on S3 that is `dagster_aws.s3.sensor.get_objects(since_last_modified=)`, paginated. S3 needs the
 window as much as a directory: LastModified has one-second resolution (many keys share the
 boundary second) and is the time an upload started, so a large upload becomes visible after
-smaller, later ones. A tick takes at most `max_files_per_tick` files, oldest first; the rest stay
+smaller, later ones. S3 cannot filter by LastModified, so between full listings (every
+FULL_LISTING_EVERY) a tick on S3 lists only the keys after the newest file taken of each key
+sequence: its cost follows what is new, not the years of files landed. A tick takes at most `max_files_per_tick` files, oldest first; the rest stay
 above the watermark (or in the window, unseen) and are taken by the next tick. Exactly-once does not rest on the sensor: the
 silver job loads only files the ledger has not seen, so a duplicate request is a no-op.
 
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from claims_platform.bronze.landing import LandedFile
+from claims_platform.bronze.listing import LedgerFront, front_past
 from claims_platform.contracts import TableContract, load_contracts
 from claims_platform.environment import Env, get_env
 from claims_platform.orchestration.resources import PlatformResource
@@ -47,6 +50,12 @@ from claims_platform.orchestration.tables import bronze_key
 CODE_VERSION_TAG = "dagster/code_version"
 
 LOOKBACK = dt.timedelta(minutes=10)
+# Where listing everything pages through every key ever landed (S3: it cannot filter by
+# modification time), a tick lists only the keys after the newest file taken of each key
+# sequence (bronze/listing.py, as a landing run lists after the ledger's front), and everything
+# at this interval: that finds a file landed late under a key before them (or under a key no
+# range names) well inside LOOKBACK. The daily landing reconciliation remains the backstop.
+FULL_LISTING_EVERY = dt.timedelta(minutes=5)
 TRIGGER_TAG = "claims/trigger"
 _ACTIVE = [
     dg.DagsterRunStatus.QUEUED,
@@ -68,6 +77,11 @@ RETRY_WAIT = dt.timedelta(minutes=2)
 class LandingCursor:
     watermark: dt.datetime | None = None
     recent: dict[str, str] = field(default_factory=dict)  # path → modified_at, inside LOOKBACK
+    # Per key sequence, the newest path taken (bronze/listing.py): where a tick that does not
+    # list everything starts listing.
+    front: LedgerFront = field(default_factory=LedgerFront)
+    # When the landing zone was last listed whole (naive UTC), where that is not cheap (S3).
+    listed_all_at: dt.datetime | None = None
 
     @classmethod
     def load(cls, raw: str | None) -> "LandingCursor":
@@ -75,16 +89,31 @@ class LandingCursor:
             return cls()
         data = json.loads(raw)
         wm = data.get("watermark")
-        return cls(dt.datetime.fromisoformat(wm) if wm else None, dict(data.get("recent", {})))
+        front = data.get("front") or {}
+        listed = data.get("listed_all_at")
+        return cls(
+            dt.datetime.fromisoformat(wm) if wm else None,
+            dict(data.get("recent", {})),
+            LedgerFront(dict(front.get("full_load", {})), dict(front.get("change", {}))),
+            dt.datetime.fromisoformat(listed) if listed else None,
+        )
 
     def dump(self) -> str:
         return json.dumps(
             {
                 "watermark": self.watermark.isoformat() if self.watermark else None,
                 "recent": self.recent,
+                "front": {
+                    "full_load": self.front.newest_full_load,
+                    "change": self.front.newest_change,
+                },
+                "listed_all_at": self.listed_all_at.isoformat() if self.listed_all_at else None,
             },
             sort_keys=True,
         )
+
+    def full_listing_due(self, now: dt.datetime) -> bool:
+        return self.listed_all_at is None or now - self.listed_all_at >= FULL_LISTING_EVERY
 
     @property
     def floor(self) -> dt.datetime | None:
@@ -103,9 +132,11 @@ class LandingCursor:
         ]
         return sorted(fresh, key=lambda f: (f.modified_at, f.path))
 
-    def advance(self, taken: list[LandedFile]) -> None:
+    def advance(self, taken: list[LandedFile], left: Iterable[LandedFile] = ()) -> None:
+        """Take `taken`; `left` are the new files listed but left for the next tick."""
         if not taken:
             return
+        self.front = front_past(self.front, (f.path for f in taken), (f.path for f in left))
         newest = max(f.modified_at for f in taken)
         self.watermark = max(self.watermark, newest) if self.watermark else newest
         self.recent.update({f.path: f.modified_at.isoformat() for f in taken})
@@ -265,15 +296,29 @@ def build_landing_sensor(
         if retrying:
             return dg.SkipReason(f"run {retrying} failed and Dagster is about to retry it")
         cursor = LandingCursor.load(context.cursor)
+        landing = platform.landing()
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+        listing_all = landing.full_listing_is_cheap or cursor.full_listing_due(now)
         listed = [
             f
-            for f in platform.landing().list_files(since=cursor.floor)
+            for f in landing.list_files(
+                since=cursor.floor, after=None if listing_all else cursor.front
+            )
             if f.file.table in contracts
         ]
-        taken = cursor.new_files(listed)[:max_files_per_tick]
+        if listing_all and not landing.full_listing_is_cheap:
+            cursor.listed_all_at = now
+        new = cursor.new_files(listed)
+        taken = new[:max_files_per_tick]
         left = left_pending(context.instance, contracts)
         if not taken and not left:
-            return dg.SkipReason(f"no new files among {len(listed)} listed")
+            skip = f"no new files among {len(listed)} listed" + (
+                "" if listing_all else " after the newest taken"
+            )
+            if cursor.dump() == (context.cursor or LandingCursor().dump()):
+                return dg.SkipReason(skip)
+            # The time of this full listing must be kept, or every idle tick would list all.
+            return dg.SensorResult(skip_reason=skip, cursor=cursor.dump())
         tables = sorted({f.file.table for f in taken} | set(left))
         selection = [bronze_key(contracts[t]) for t in tables]
         for t in tables:
@@ -295,7 +340,7 @@ def build_landing_sensor(
                 )
             ).encode()
         ).hexdigest()
-        cursor.advance(taken)
+        cursor.advance(taken, new[max_files_per_tick:])
         return dg.SensorResult(
             run_requests=[
                 dg.RunRequest(

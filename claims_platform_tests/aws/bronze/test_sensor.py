@@ -6,7 +6,11 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from claims_platform.orchestration.bronze.sensor import LandingCursor, build_landing_sensor
+from claims_platform.orchestration.bronze.sensor import (
+    FULL_LISTING_EVERY,
+    LandingCursor,
+    build_landing_sensor,
+)
 from claims_platform.orchestration.definitions import defs, gold_reads, silver_keys_by_table
 from claims_platform.orchestration.resources import PlatformResource
 from claims_platform_tests.aws.conftest import put_landed
@@ -27,12 +31,17 @@ class PagedS3Platform(PlatformResource):
         def count(**_: Any) -> None:
             LIST_CALLS.append(1)
 
+        def keys(parsed: dict, **_: Any) -> None:
+            KEYS_LISTED.append(len(parsed.get("Contents", [])))
+
         client.meta.events.register("provide-client-params.s3.ListObjectsV2", small_pages)
         client.meta.events.register("before-call.s3.ListObjectsV2", count)
+        client.meta.events.register("after-call.s3.ListObjectsV2", keys)
         return client
 
 
 LIST_CALLS: list[int] = []
+KEYS_LISTED: list[int] = []
 
 
 @pytest.fixture
@@ -47,6 +56,10 @@ def _tick(sensor, instance, cursor: str | None) -> tuple[dg.SensorResult | dg.Sk
         instance=instance, resources={"platform": PagedS3Platform()}, cursor=cursor
     ) as ctx:
         result = sensor(ctx)
+    if isinstance(result, dg.SensorResult) and result.skip_reason is not None:
+        # A skipped tick that keeps its cursor (the time of a full listing).
+        assert not result.run_requests
+        return result.skip_reason, result.cursor or cursor
     if isinstance(result, dg.SensorResult):
         return result, result.cursor
     return result, cursor
@@ -122,3 +135,63 @@ def test_definitions_sensor_reads_the_s3_landing(s3, s3_landing, kms_key_arn):
         (request,) = result.run_requests
         assert "bronze/plan" in {k.to_user_string() for k in request.asset_selection}
         assert list(LandingCursor.load(cursor).recent) == ["CLAIMS/PLAN/LOAD00000001.csv"]
+
+
+def test_between_full_listings_a_tick_lists_only_keys_after_the_newest_taken(
+    s3, s3_landing, kms_key_arn
+):
+    """On S3 a tick lists the keys after the newest file taken of each key sequence, not every
+    key landed; every FULL_LISTING_EVERY it lists everything, which finds a file landed late
+    under an older key. Idle ticks keep the time of the last full listing."""
+    bucket = s3_landing
+    history = _land(
+        s3,
+        bucket,
+        [("MEMBER", f"20240102-10{i:07d}.csv") for i in range(30)]
+        + [("PLAN", "LOAD00000001.csv"), ("PLAN", "LOAD00000002.csv")],
+        kms_key_arn,
+    )
+    sensor = build_landing_sensor(silver_keys_by_table, gold_reads)
+    with project_instance() as instance:
+        KEYS_LISTED.clear()
+        result, cursor = _tick(sensor, instance, None)
+        assert isinstance(result, dg.SensorResult)
+        assert set(LandingCursor.load(cursor).recent) == history
+        assert sum(KEYS_LISTED) >= len(history)  # the first tick lists everything
+        listed_all_at = LandingCursor.load(cursor).listed_all_at
+        assert listed_all_at is not None
+
+        KEYS_LISTED.clear()
+        idle, cursor = _tick(sensor, instance, cursor)
+        assert isinstance(idle, dg.SkipReason)
+        # PLAN has no change file yet: its change range is read up to the full-load keys, and a
+        # page reaches into them (LedgerFront.ranges). Nothing else is listed.
+        assert sum(KEYS_LISTED) == 2
+
+        # One file lands after the newest key, one late under a key before it.
+        [new] = _land(s3, bucket, [("MEMBER", "20240102-110000000.csv")], kms_key_arn)
+        [late] = _land(s3, bucket, [("MEMBER", "20240102-095900000.csv")], kms_key_arn)
+        KEYS_LISTED.clear()
+        result, cursor = _tick(sensor, instance, cursor)
+        assert isinstance(result, dg.SensorResult)
+        assert result.run_requests[0].tags["claims/new_files"] == "1"
+        assert new in LandingCursor.load(cursor).recent
+        assert sum(KEYS_LISTED) == 1 + 2, "only the key after the front was listed"
+
+        # The next full listing is due: the late file is found and requested.
+        state = LandingCursor.load(cursor)
+        state.listed_all_at = listed_all_at - FULL_LISTING_EVERY
+        KEYS_LISTED.clear()
+        result, cursor = _tick(sensor, instance, state.dump())
+        assert isinstance(result, dg.SensorResult)
+        assert result.run_requests[0].tags["claims/new_files"] == "1"
+        assert late in LandingCursor.load(cursor).recent
+        assert sum(KEYS_LISTED) == len(history) + 2
+        assert LandingCursor.load(cursor).listed_all_at > listed_all_at
+
+        # An idle tick with a full listing due lists everything and keeps the time it did.
+        state = LandingCursor.load(cursor)
+        state.listed_all_at -= FULL_LISTING_EVERY
+        idle, kept = _tick(sensor, instance, state.dump())
+        assert isinstance(idle, dg.SkipReason)
+        assert LandingCursor.load(kept).listed_all_at > state.listed_all_at
