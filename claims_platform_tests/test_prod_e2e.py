@@ -30,6 +30,7 @@ import datetime as dt
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -213,20 +214,33 @@ def _assert_gold_is_the_reference(stack: prod.ProdStack, truth: Path) -> None:
     assert_surrogate_keys(gold)
 
 
-def _assert_gold_carries_column_schema(stack: prod.ProdStack) -> None:
+def _assert_gold_carries_column_schema_and_lineage(stack: prod.ProdStack) -> None:
     """Each built model's column schema, fetched from Snowflake while dbt builds (streamed
-    outside local) through the relation the image's manifest names, is on its materialization.
-    (Column lineage is not asserted here: on Snowflake its dependencies come out empty, see the
-    README.)"""
+    outside local) through the relation the image's manifest names, is on its materialization,
+    and so is its column lineage, down to silver (the image's manifest names relations without
+    the database the compiled SQL names: governance/dbt_lineage.with_build_manifest)."""
     import dagster as dg
 
+    staging = dg.AssetKey(["gold", "staging", "stg_silver__claim"])
     with dg.DagsterInstance.from_config(stack.env["DAGSTER_HOME"]) as instance:
-        event = instance.get_latest_materialization_event(dg.AssetKey(["gold", "fct_claim"]))
-    assert event is not None and event.asset_materialization is not None
-    metadata = event.asset_materialization.metadata
-    assert "dagster/column_schema" in metadata, sorted(metadata)
-    schema = metadata["dagster/column_schema"].value
+        events = {
+            key: instance.get_latest_materialization_event(key)
+            for key in (dg.AssetKey(["gold", "fct_claim"]), staging)
+        }
+    for key, event in events.items():
+        assert event is not None and event.asset_materialization is not None, key
+    fact, stage = (events[k].asset_materialization.metadata for k in events)
+    assert "dagster/column_schema" in fact, sorted(fact)
+    schema = fact["dagster/column_schema"].value
     assert "_source_change_at" in {c.name.lower() for c in schema.columns}, schema
+
+    def deps(metadata: Any, column: str) -> dict[dg.AssetKey, str]:
+        lineage = metadata["dagster/column_lineage"].value
+        return {d.asset_key: d.column_name for d in lineage.deps_by_column[column]}
+
+    assert deps(fact, "_source_file") == {staging: "_source_file"}
+    assert deps(fact, "_source_change_at") == {staging: "_dms_timestamp"}
+    assert deps(stage, "_change_id") == {dg.AssetKey(["silver", "claim"]): "_change_id"}
 
 
 def test_prod_headless_runs_load_snowflake_exactly_once(tmp_path: Path):
@@ -246,7 +260,7 @@ def test_prod_headless_runs_load_snowflake_exactly_once(tmp_path: Path):
         assert code == 0, output[-8000:]
         _assert_gold_is_the_reference(stack, truth_1)
         assert _exactly_once_problems(stack, first) == []
-        _assert_gold_carries_column_schema(stack)
+        _assert_gold_carries_column_schema_and_lineage(stack)
 
         simulate(source, seed=47, members=20, days=6, truth_dir=truth_2)
         second = stack.land(source)

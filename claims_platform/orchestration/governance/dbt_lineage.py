@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -62,8 +65,10 @@ def with_column_metadata(invocation: Any, events: Iterable[Any]) -> Iterator[Any
     all before it are ready; a failure of the build is raised after what was built."""
     from dagster_dbt.core.dbt_event_iterator import DbtEventIterator
 
+    built_with: list[Any] = []
+
     def fetched(event: Any) -> list[Any]:
-        return list(DbtEventIterator(iter([event]), invocation).fetch_column_metadata())
+        return list(DbtEventIterator(iter([event]), built_with[0]).fetch_column_metadata())
 
     def ready(event: Any) -> Future:
         future: Future = Future()
@@ -76,6 +81,9 @@ def with_column_metadata(invocation: Any, events: Iterable[Any]) -> Iterator[Any
         try:
             for event in events:
                 built = isinstance(event, dg.Output | dg.AssetMaterialization)
+                if built and not built_with:
+                    # dbt wrote its manifest before it built anything.
+                    built_with.append(with_build_manifest(invocation))
                 queue.append(pool.submit(fetched, event) if built else ready(event))
                 while queue and queue[0].done():
                     yield from queue.popleft().result()
@@ -85,3 +93,24 @@ def with_column_metadata(invocation: Any, events: Iterable[Any]) -> Iterator[Any
             yield from queue.popleft().result()
     if failure is not None:
         raise failure
+
+
+def with_build_manifest(invocation: Any) -> Any:
+    """The invocation, reading the manifest dbt wrote for this build (in its target path).
+
+    The definitions' manifest of a deployed image is parsed without a database (the database is
+    the deployment's, or a pull request's clone: only known when the run starts), so its relation
+    names (`staging.stg_silver__claim`) never equal the fully qualified ones in the SQL dbt
+    compiles at run time (`CLAIMS.staging.stg_silver__claim`), and dagster-dbt's column lineage,
+    which matches the two, found no dependency at all on Snowflake. The build's own manifest names
+    the relations as the compiled SQL does; nodes and unique ids are the same."""
+    path = Path(invocation.target_path) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return invocation
+    if not isinstance(manifest, dict) or not {"nodes", "sources", "parent_map"} <= manifest.keys():
+        return invocation
+    lineage = copy.copy(invocation)
+    lineage.manifest = manifest
+    return lineage
