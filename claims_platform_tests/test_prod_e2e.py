@@ -18,7 +18,7 @@ itself sends, is shown to be Snowflake SQL here.
 
 `test_prod_headless_runs_load_snowflake_exactly_once` (four headless runs: batch 1; batch 2
 killed inside its commit transaction; batch 2 again, after the dead writer's lease expired, 6 s
-here; a run with nothing new) took 244-254 s alone on this 2-core machine and 305 s in a full
+here; a run with nothing new; then a branch deployment's clone and run, ~100 s more) took 244-254 s alone on this 2-core machine and 305 s in a full
 clean-clone run of the suite: per run, the Glue step ~20 s (Spark start, and PipesGlueClient
 polls every 5 s) and dbt's build on the emulator, which the run with nothing new also pays.
 """
@@ -28,6 +28,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -243,6 +245,63 @@ def _assert_gold_carries_column_schema_and_lineage(stack: prod.ProdStack) -> Non
     assert deps(stage, "_change_id") == {dg.AssetKey(["silver", "claim"]): "_change_id"}
 
 
+PULL_REQUEST = "42"
+
+
+def _branch_deployment_builds_in_its_clone_and_leaves_production_alone(
+    stack: prod.ProdStack, source: Path, truth: Path, landed: list[str]
+) -> None:
+    """A Dagster+ branch deployment of a pull request, end to end: CI creates the pull
+    request's Snowflake clone with the platform's own command, then a headless run (Dagster+'s
+    branch variables, nothing else changed) reads the production landing zone, writes the lake
+    only under `branches/<id>/`, and loads and builds gold in `<DB>_CLONE_<id>` alone.
+
+    fakesnow runs `CREATE DATABASE … CLONE` as an empty database (it copies nothing), so the
+    clone starts as the clone of an empty production would: the branch run loads every landed
+    file, and its gold equals the reference model of everything landed."""
+    import dataclasses
+
+    from claims_platform.simulator import simulate
+
+    branch_vars = {
+        "DAGSTER_CLOUD_IS_BRANCH_DEPLOYMENT": "1",
+        "DAGSTER_CLOUD_PULL_REQUEST_ID": PULL_REQUEST,
+    }
+    clone = f"{prod.DATABASE}_CLONE_{PULL_REQUEST}"
+    env = stack.run_environ("branch-clone", branch_vars)
+    created = subprocess.run(
+        [sys.executable, "-m", "claims_platform.orchestration.ops.branch_clones", "create"],
+        cwd=stack.checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert created.returncode == 0, created.stderr[-4000:]
+
+    simulate(source, seed=47, members=20, days=8, truth_dir=truth)
+    third = stack.land(source)
+    assert third and not set(third) & set(landed)
+    production = _warehouse_state(stack), prod.read_gold(stack)
+    lake = stack.client("s3")
+
+    def lake_keys() -> set[str]:
+        pages = lake.get_paginator("list_objects_v2").paginate(Bucket=stack.lake_bucket)
+        return {o["Key"] for page in pages for o in page.get("Contents", [])}
+
+    before = lake_keys()
+    code, output = stack.materialize("branch", branch_vars)
+    assert code == 0, output[-8000:]
+    written = lake_keys() - before
+    assert written and all(k.startswith(f"claims/branches/{PULL_REQUEST}/") for k in written), (
+        sorted(written)[:5]
+    )
+    assert (_warehouse_state(stack), prod.read_gold(stack)) == production, "production unchanged"
+    branch = dataclasses.replace(stack, env={**stack.env, "SNOWFLAKE_DATABASE": clone})
+    _assert_gold_is_the_reference(branch, truth)
+    assert _exactly_once_problems(branch, landed + third) == []
+
+
 def test_prod_headless_runs_load_snowflake_exactly_once(tmp_path: Path):
     from claims_platform.simulator import simulate
     from claims_platform_tests.support.instance import project_instance_home
@@ -290,6 +349,9 @@ def test_prod_headless_runs_load_snowflake_exactly_once(tmp_path: Path):
         assert glue_runs == 3  # batch 1, the killed run's batch 2, batch 2 again
         assert all(r.state == "SUCCEEDED" for r in stack.glue.runs.values())
 
+        _branch_deployment_builds_in_its_clone_and_leaves_production_alone(
+            stack, source, tmp_path / "truth_3", first + second
+        )
         taught = _taught_statements_are_snowflake_sql(stack)
     assert taught.get("temporary-relation"), "incremental models ran their merge path"
     print(f"\nprod end to end: {time.monotonic() - started:.0f} s, taught statements {taught}")
