@@ -9,9 +9,10 @@ window as much as a directory: LastModified has one-second resolution (many keys
 boundary second) and is the time an upload started, so a large upload becomes visible after
 smaller, later ones. S3 cannot filter by LastModified, so between full listings (every
 FULL_LISTING_EVERY) a tick on S3 lists only the keys after the newest file taken of each key
-sequence: its cost follows what is new, not the years of files landed. A tick takes at most `max_files_per_tick` files, oldest first; the rest stay
-above the watermark (or in the window, unseen) and are taken by the next tick. Exactly-once does not rest on the sensor: the
-silver job loads only files the ledger has not seen, so a duplicate request is a no-op.
+sequence: its cost follows what is new, not the years of files landed. A tick takes at most
+`max_files_per_tick` files, oldest first; the rest stay above the watermark (or in the window,
+unseen) and are taken by the next tick. Exactly-once does not rest on the sensor: the silver job
+loads only files the ledger has not seen, so a duplicate request is a no-op.
 
 A silver run loads at most a capped batch (CLAIMS_MAX_BATCH_FILES / _BYTES) and records in its
 change tables' metadata how many files it left (`files_left_pending`); while a table has some,
