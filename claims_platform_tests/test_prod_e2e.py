@@ -256,9 +256,10 @@ def _branch_deployment_builds_in_its_clone_and_leaves_production_alone(
     branch variables, nothing else changed) reads the production landing zone, writes the lake
     only under `branches/<id>/`, and loads and builds gold in `<DB>_CLONE_<id>` alone.
 
-    fakesnow runs `CREATE DATABASE … CLONE` as an empty database (it copies nothing), so the
-    clone starts as the clone of an empty production would: the branch run loads every landed
-    file, and its gold equals the reference model of everything landed."""
+    The clone holds production's tables and its lake stage, as Snowflake's zero-copy clone does
+    (support/snowflake.py teaches fakesnow that): the stage still reads production's lake and the
+    ledger names every file production loaded. The branch run loads only the files landed since,
+    from its own lake, and its gold equals the reference model of everything landed."""
     import dataclasses
 
     from claims_platform.simulator import simulate
@@ -283,6 +284,7 @@ def _branch_deployment_builds_in_its_clone_and_leaves_production_alone(
     third = stack.land(source)
     assert third and not set(third) & set(landed)
     production = _warehouse_state(stack), prod.read_gold(stack)
+    loaded_by_production = _ledger_batches(stack)
     lake = stack.client("s3")
 
     def lake_keys() -> set[str]:
@@ -300,6 +302,16 @@ def _branch_deployment_builds_in_its_clone_and_leaves_production_alone(
     branch = dataclasses.replace(stack, env={**stack.env, "SNOWFLAKE_DATABASE": clone})
     _assert_gold_is_the_reference(branch, truth)
     assert _exactly_once_problems(branch, landed + third) == []
+    in_clone = _ledger_batches(branch)
+    assert {p: in_clone[p] for p in landed} == loaded_by_production, "loaded again in the clone"
+    assert not {in_clone[p] for p in third} & set(loaded_by_production.values())
+
+
+def _ledger_batches(stack: prod.ProdStack) -> dict[str, str]:
+    return {
+        r["path"]: r["_batch_id"]
+        for r in stack.query("select path, _batch_id from AUDIT.FILE_LEDGER")
+    }
 
 
 def test_prod_headless_runs_load_snowflake_exactly_once(tmp_path: Path):

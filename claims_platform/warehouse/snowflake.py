@@ -4,7 +4,8 @@ ledger rows, atomically (warehouse/base.py states the guarantees; warehouse/duck
 **Commit.** The Glue job writes a batch's Parquet parts and `_files.json` under the lake
 (`batches/<batch_id>/<table>/`); `commit` copies the parts into the silver tables
 (`COPY INTO … MATCH_BY_COLUMN_NAME` from an external S3 stage with a storage integration, the
-objects SSE-KMS encrypted: the integration's role decrypts them) and inserts the files' ledger
+objects SSE-KMS encrypted: the integration's role decrypts them; `point_stage_at_lake` keeps the
+stage on this deployment's lake, which a clone's copy of production's is not) and inserts the files' ledger
 rows, their attempts and the batch row in one Snowflake transaction, after checking in that same
 transaction that no file of the batch is in the ledger as processed. A quarantined file loaded
 nothing, so a later attempt (replay) deletes its ledger row and inserts the new one; every attempt
@@ -30,6 +31,10 @@ the COMMIT_LOCK row, so the next claim's UPDATE would wait for hours: the lease 
 holder's session (`current_session()`), and a writer that finds the lease expired aborts that
 session first (`SYSTEM$ABORT_SESSION`; the service user may abort its own sessions), which rolls
 the dead commit back and frees the row.
+A holder id starts with its database's name (`CLAIMS/<id>`): a branch deployment's database
+is a clone of production's, made while production may hold the lease, and the clone's copy of
+that row is renewed by no one. A holder of another database is neither waited for nor aborted
+(its session is production's); the clone's writer takes the row at once.
 The lease avoids two runs doing the same batch; exactly-once does not rest on it: each commit
 transaction begins by updating the COMMIT_LOCK row where `holder` is this writer (which both
 serialises commits, the update's lock being held to COMMIT, and fences a writer whose lease was
@@ -244,15 +249,13 @@ def setup_statements(
     contracts: Mapping[str, TableContract] | None = None,
     existing: Mapping[tuple[str, str], set[str]] | None = None,
 ) -> list[tuple[str, dict[str, Any] | None]]:
-    """Schemas, stage, lease row, silver and audit tables (idempotent), as (sql, params).
-    `existing` ((schema, table) → columns, upper case, as `existing_columns` reads them) leaves
-    out the DDL of tables and columns that are there already."""
-    ids = lake.identifiers | {"stage": lake.stage}
-    out: list[tuple[str, dict[str, Any] | None]] = []
-    for statement in statements(sql_text("setup", **ids)):
-        out.append(
-            (statement, {"lake_url": lake.lake_url} if "%(lake_url)s" in statement else None)
-        )
+    """Schemas, lease row, silver and audit tables (idempotent), as (sql, params); the stage
+    is `point_stage_at_lake`'s. `existing` ((schema, table) → columns, upper case, as
+    `existing_columns` reads them) leaves out the DDL of tables and columns that are there
+    already."""
+    out: list[tuple[str, dict[str, Any] | None]] = [
+        (statement, None) for statement in statements(sql_text("setup", **lake.identifiers))
+    ]
     tables = [
         (lake.schema_of(t), t.name, t.columns)
         for t in all_silver_tables(dict(contracts or load_contracts()))
@@ -292,6 +295,43 @@ def setup(
         existing = None
     for sql, params in setup_statements(lake, contracts, existing):
         cursor.execute(sql, params)
+    point_stage_at_lake(cursor, lake)
+
+
+def stage_url(rows: Iterable[Mapping[str, Any]], name: str) -> str | None:
+    """The URL of the stage `name` among SHOW STAGES rows (None: no such stage). Snowflake shows
+    a stage's one URL as it was given, or (in some accounts) as a JSON list of one."""
+    for row in rows:
+        if str(row.get("name", "")).upper() == name.upper():
+            url = str(row.get("url") or "").strip()
+            if url.startswith("["):
+                urls = json.loads(url)
+                url = urls[0] if len(urls) == 1 else url
+            return url
+    return None
+
+
+def point_stage_at_lake(cursor: Any, lake: SnowflakeLake) -> None:
+    """Create the lake's stage, or create it again over this deployment's lake when it reads
+    another: a branch deployment's database is a clone of production's, whose stage came with
+    it, still reading production's lake, where the branch's batches are not (COPY would load
+    nothing, without an error)."""
+    ids = lake.identifiers | {"stage_name": identifier(lake.stage_name)}
+    cursor.execute(statements(sql_text("lake_stage_url", **ids))[0])
+    names = [d[0].lower() for d in cursor.description]
+    found = stage_url(
+        (dict(zip(names, row, strict=True)) for row in cursor.fetchall()), lake.stage_name
+    )
+    if found is not None and found.rstrip("/") == lake.lake_url.rstrip("/"):
+        return
+    if found is not None:
+        log.warning(
+            "the lake stage %s read another lake (a clone's, copied from its source): created "
+            "again over this deployment's lake",
+            lake.stage,
+        )
+    create = sql_text("lake_stage", **lake.identifiers, stage=lake.stage)
+    cursor.execute(statements(create)[0], {"lake_url": lake.lake_url})
 
 
 def ledger_rows(
@@ -456,7 +496,7 @@ class SnowflakeWarehouse:
 
     @contextmanager
     def writer(self) -> Iterator[SnowflakeWriter]:
-        holder = uuid.uuid4().hex
+        holder = f"{self._holder_database}{uuid.uuid4().hex}"
         with self.connect() as connection:
             cursor = connection.cursor()
             self._claim(cursor, holder)
@@ -479,7 +519,11 @@ class SnowflakeWarehouse:
         12 h by default) behind a commit a dead writer left open, so it is issued only when the
         row is free, ours, or expired, and an expired holder's session is aborted first."""
         deadline = time.monotonic() + self.wait_s
-        params = {"holder": holder, "lease_s": self.lease_s}
+        params = {
+            "holder": holder,
+            "lease_s": self.lease_s,
+            "holder_database": self._holder_database,
+        }
         bootstrapped = False
         while True:
             try:
@@ -514,6 +558,11 @@ class SnowflakeWarehouse:
         other, session, expired = row
         if not other or other == holder:
             return True
+        if "/" in other and not other.startswith(self._holder_database):
+            # Held in the database this one was cloned from (production, for a branch): no
+            # writer of this database holds it, and that session is never ours to abort.
+            log.info("the Snowflake writer lease came with a clone of another database: taken")
+            return True
         if not expired:
             return False
         if session:
@@ -529,6 +578,13 @@ class SnowflakeWarehouse:
             except Exception as e:  # already gone: the session ended, nothing holds the row
                 log.info("could not abort the expired writer's session: %s", type(e).__name__)
         return True
+
+    @property
+    def _holder_database(self) -> str:
+        """The prefix of this database's lease holders: a clone copies the lease row, and the
+        prefix tells a holder of the source database (whose writer renews only its own row) from
+        one of this database. Holders without one (before the prefix) count as this database's."""
+        return f"{self.lake.database.upper()}/"
 
     def _renew(self, holder: str, stop: threading.Event) -> None:
         while not stop.wait(self.lease_s / 3):

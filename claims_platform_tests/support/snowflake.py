@@ -21,7 +21,12 @@ taught here, in the test process that hosts it; the production SQL is never chan
    Taught: each emulated session gets an id, `current_session()` reads it, and aborting it
    closes that session's DuckDB connection (its open transaction rolls back), as Snowflake ends
    a session and rolls its transaction back.
-5. **Blocking locks.** Snowflake makes a second UPDATE of a locked row wait; DuckDB fails it at
+5. **`CREATE DATABASE … CLONE …`.** fakesnow creates the clone empty. Snowflake's zero-copy
+   clone holds the source's schemas, tables (rows included) and external stages (with their
+   URL). Taught: when the statement creates the database, the source's tables and external
+   stages are copied into it. Views are not: the platform's views are dbt's, which a branch
+   build creates again.
+6. **Blocking locks.** Snowflake makes a second UPDATE of a locked row wait; DuckDB fails it at
    once (a write conflict, HTTP 500 from the server). Not taught: the tests run one commit at a
    time per table and assert the lease, not the wait.
 
@@ -140,6 +145,10 @@ def _teach_fakesnow(mp: pytest.MonkeyPatch, s3: Any, mirror: Path) -> None:
     by_id: dict[str, Any] = {}
 
     def execute_with_sessions(self: Any, command: str, *a: Any, **k: Any) -> Any:
+        cloned = _DATABASE_CLONE.match(command)
+        if cloned:
+            target, source = cloned["target"].upper(), cloned["source"].upper()
+            return _clone_database(self, target, source, replace=bool(cloned["replace"]))
         conn = self._conn
         session = getattr(conn, "_claims_session_id", None)
         if session is None:
@@ -159,6 +168,46 @@ def _teach_fakesnow(mp: pytest.MonkeyPatch, s3: Any, mirror: Path) -> None:
     mp.setattr(fakesnow.copy_into, "_source_glob", glob_with_pattern)
     mp.setattr(fakesnow.cursor, "copy_into", copy_without_pattern)
     mp.setattr(fakesnow.server, "sessions", Sessions(fakesnow.server.sessions))
+
+
+_DATABASE_CLONE = re.compile(
+    r"(?is)^\s*create\s+(?P<replace>or\s+replace\s+)?database\s+(?:if\s+not\s+exists\s+)?"
+    r"(?P<target>\w+)\s+clone\s+(?P<source>\w+)\s*;?\s*$"
+)
+
+
+def _clone_database(cursor: Any, target: str, source: str, *, replace: bool) -> Any:
+    """`CREATE [OR REPLACE] DATABASE target CLONE source` as Snowflake runs it (item 5 above): a
+    new database with the source's tables and external stages; without OR REPLACE, an existing
+    one is left as it is."""
+    duck = cursor._duck_conn
+    if replace:  # fakesnow's databases are DuckDB's attached ones: DROP DATABASE is a DETACH
+        duck.execute(f"detach database if exists {target}")
+    existed = duck.execute(
+        "select count(*) from duckdb_databases() where upper(database_name) = ?", [target]
+    ).fetchone()[0]
+    result = cursor.execute(f"create database if not exists {target}")
+    if existed:
+        return result
+    tables = duck.execute(
+        "select schema_name, table_name from duckdb_tables()"
+        " where upper(database_name) = ? and not starts_with(schema_name, '_fs')",
+        [source],
+    ).fetchall()
+    copy = cursor._conn.cursor()
+    for schema, table in tables:
+        copy.execute(f'create schema if not exists {target}."{schema}"')
+        copy.execute(
+            f'create table {target}."{schema}"."{table}" clone {source}."{schema}"."{table}"'
+        )
+    stages = "_fs_global._fs_information_schema._fs_stages"
+    duck.execute(f"delete from {stages} where database_name = ?", [target])
+    duck.execute(
+        f"insert into {stages} select * replace (? as database_name) from {stages}"
+        " where database_name = ? and type like 'EXTERNAL%'",
+        [target, source],
+    )
+    return result
 
 
 _SERVER_FUNCTION: list[Callable[..., Any]] = []

@@ -276,6 +276,12 @@ def test_added_columns_named_like_keywords_or_with_oracle_signs_land_quoted_in_r
         sf.column_identifier('x" varchar); drop table t; --')
 
 
+def _claim_params(warehouse: sf.SnowflakeWarehouse, name: str) -> dict[str, Any]:
+    """writer_claim.sql's parameters for a writer of this database that claims for 1 s."""
+    prefix = f"{warehouse.lake.database.upper()}/"
+    return {"holder": f"{prefix}{name}", "lease_s": 1, "holder_database": prefix}
+
+
 def test_a_second_writer_waits_for_the_lease_and_a_dead_writers_lease_expires(warehouse):
     second = sf.SnowflakeWarehouse(warehouse.lake, warehouse.connect, wait_s=0.2, poll_s=0.05)
     with (
@@ -284,10 +290,12 @@ def test_a_second_writer_waits_for_the_lease_and_a_dead_writers_lease_expires(wa
         second.writer(),
     ):
         pass
-    # A writer that died holding the lease (never released): its claim expires.
-    holder = "dead-run"
+    # A writer that died holding the lease (never released): its claim expires. Its holder has
+    # no database prefix (a writer from before it): it counts as this database's, and is waited for.
+    claim = {**_claim_params(warehouse, "dead-run"), "holder": "dead-run"}
+    holder = claim["holder"]
     with warehouse.connect() as con:
-        con.cursor().execute(warehouse._sql("writer_claim"), {"holder": holder, "lease_s": 1})
+        con.cursor().execute(warehouse._sql("writer_claim"), claim)
     late = sf.SnowflakeWarehouse(warehouse.lake, warehouse.connect, wait_s=10, poll_s=0.1)
     with late.writer() as writer:
         assert writer.holder != holder
@@ -305,9 +313,10 @@ def test_a_writer_that_dies_inside_a_commit_is_aborted_once_its_lease_expires(wa
     # process is killed: no rollback, no close, the session stays.
     dead = warehouse.connect().__enter__()
     cursor = dead.cursor()
-    cursor.execute(warehouse._sql("writer_claim"), {"holder": "killed-run", "lease_s": 1})
+    claim = _claim_params(warehouse, "killed-run")
+    cursor.execute(warehouse._sql("writer_claim"), claim)
     for statement in sf.statements(sf.sql_text("commit_begin", **warehouse.lake.identifiers)):
-        cursor.execute(statement, {"holder": "killed-run", "lease_s": 1})
+        cursor.execute(statement, claim)
     cursor.execute(
         f"insert into {warehouse.lake.database}.AUDIT.BATCHES (_batch_id) values ('killed')"
     )
@@ -325,8 +334,8 @@ def test_a_writer_that_dies_inside_a_commit_is_aborted_once_its_lease_expires(wa
 
 def test_ensure_sends_ddl_only_for_what_is_missing(warehouse):
     """Every run ensures the tables: on a set-up database that is setup.sql's handful of
-    idempotent statements and one catalog query, not an ALTER per contract column; a column a
-    contract gains is added."""
+    idempotent statements, one catalog query and the stage's, not an ALTER per contract column;
+    a column a contract gains is added."""
     with warehouse.writer() as writer:
         writer.ensure(warehouse.contracts)
 
@@ -341,11 +350,16 @@ def test_ensure_sends_ddl_only_for_what_is_missing(warehouse):
         def fetchall(self) -> Any:
             return self.cursor.fetchall()
 
+        @property
+        def description(self) -> Any:
+            return self.cursor.description
+
     fixed = len(sf.statements(sf.sql_text("setup", **warehouse.lake.identifiers, stage="S")))
     with warehouse.connect() as con:
         recording = Recording(con.cursor())
         sf.setup(recording, warehouse.lake, warehouse.contracts)
-        assert len(recording.sent) == fixed + 1, recording.sent
+        # + the catalog query and the stage's (it reads this deployment's lake: no DDL)
+        assert len(recording.sent) == fixed + 2, recording.sent
         contracts = dict(warehouse.contracts)
         plan = contracts["PLAN"]
         tier = plan.columns[-1].model_copy(update={"name": "TIER_CODE"})
@@ -372,6 +386,7 @@ def test_every_statement_is_snowflake_sql():
         "create_table": {"table": "CLAIMS.SILVER.PLAN", "columns": '"A#B" VARCHAR'},
         "add_column": {"table": "T", "column": '"ORDER"', "type": "VARCHAR"},
         "row_count": {"table": "CLAIMS.SILVER.PLAN"},
+        "lake_stage_url": {"stage_name": lake.stage_name},
         "ledger_insert": {"columns": "PATH", "placeholders": "%(path)s"},
         "attempts_insert": {"columns": "PATH", "placeholders": "%(path)s"},
         "changes_insert": {"columns": "PATH", "placeholders": "%(path)s"},
@@ -555,3 +570,52 @@ def test_a_changed_file_stays_open_until_acknowledged_and_a_new_version_opens_ag
         " landed_size_bytes"
     )
     assert [r["status"] for r in statuses] == ["acknowledged", "acknowledged"]
+
+
+def test_a_branch_clone_loads_its_own_lake_and_leaves_a_production_writer_alone(
+    snowflake_servers, warehouse, lake, tmp_path
+):
+    """A branch deployment builds in a clone of production's database, made while production may
+    be writing (CI's `branch_clones create`). Snowflake's clone copies the lease row, production's
+    live holder and session included, and the external stage with production's lake URL. The
+    branch's writer neither waits for that copied lease nor aborts production's session when it
+    expires (production's commit still goes through), and its batch loads from the branch's own
+    lake, not production's."""
+    from claims_platform.orchestration.ops.branch_clones import create_clone_sql
+
+    first = "CLAIMS/PLAN/LOAD00000001.csv"
+    _commit(warehouse, lake.batch("p1", [file_entry(first, 2)], [plan_rows(first, "p1", ["P1"])]))
+    clone = f"{warehouse.lake.database}_CLONE_42"
+    branch_lake = Lake(snowflake_servers, tmp_path / "branch", f"{lake.prefix}branches/42/")
+    branch = sf.SnowflakeWarehouse(
+        sf.SnowflakeLake(clone, f"s3://{snowflake_servers.bucket}/{branch_lake.prefix}"),
+        snowflake_servers.connect(clone),
+        poll_s=0.05,
+        wait_s=10,
+    )
+    later = "CLAIMS/PLAN/20240102-000000000.csv"
+    # Short enough for the copied lease to lapse while the branch would still wait for it.
+    warehouse.lease_s = 2
+    with warehouse.writer() as production:
+        with warehouse.connect() as con:
+            con.cursor().execute(create_clone_sql(warehouse.lake.database, clone))
+        assert _count(branch, "silver.plan") == 1, "the clone holds production's rows"
+        on_branch = branch_lake.batch("b1", [file_entry(later, 1)], [plan_rows(later, "b1", ["B"])])
+        assert _commit(branch, on_branch).rows_by_table["plan"] == 1
+        in_production = lake.batch("p2", [file_entry(later, 1)], [plan_rows(later, "p2", ["P"])])
+        assert production.commit(in_production, {}, warehouse.contracts).rows_by_table["plan"] == 1
+
+    def plan_ids(w: sf.SnowflakeWarehouse) -> list[str]:
+        rows = w.read_rows(f"select plan_id from {w.lake.database}.silver.plan order by plan_id")
+        return [r["plan_id"] for r in rows]
+
+    assert plan_ids(warehouse) == ["P", "P1"]
+    assert plan_ids(branch) == ["B", "P1"]
+    # `branch_clones create --replace`: production's data afresh; the branch loads on from there.
+    with warehouse.connect() as con:
+        con.cursor().execute(create_clone_sql(warehouse.lake.database, clone, replace=True))
+    assert plan_ids(branch) == ["P", "P1"]
+    again = "CLAIMS/PLAN/20240103-000000000.csv"
+    new = branch_lake.batch("b2", [file_entry(again, 1)], [plan_rows(again, "b2", ["B2"])])
+    assert _commit(branch, new).rows_by_table["plan"] == 1
+    assert plan_ids(branch) == ["B2", "P", "P1"]

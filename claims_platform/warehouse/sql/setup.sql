@@ -1,13 +1,8 @@
--- Schemas, file format and the external stage over the lake (run once per database; idempotent).
--- The stage reads S3 through a storage integration (an IAM role trusted by Snowflake, allowed
--- kms:Decrypt on the lake's key), so no key is stored in Snowflake or here.
+-- Schemas and file format (run once per database; idempotent). The external stage over the lake
+-- is lake_stage.sql's.
 create schema if not exists ${database}.${silver_schema};
 create schema if not exists ${database}.${audit_schema};
 create file format if not exists ${database}.${silver_schema}.PARQUET type = parquet;
-create stage if not exists ${stage}
-    url = %(lake_url)s
-    storage_integration = ${storage_integration}
-    file_format = (type = parquet);
 -- Rejects and unclassified added columns (raw values): granted to the loading role alone.
 create schema if not exists ${database}.${restricted_schema};
 -- One row: the single-writer lease (holder, expires_at) and the row every commit transaction
