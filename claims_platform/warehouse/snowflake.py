@@ -5,12 +5,12 @@ ledger rows, atomically (warehouse/base.py states the guarantees; warehouse/duck
 (`batches/<batch_id>/<table>/`); `commit` copies the parts into the silver tables
 (`COPY INTO … MATCH_BY_COLUMN_NAME` from an external S3 stage with a storage integration, the
 objects SSE-KMS encrypted: the integration's role decrypts them; `point_stage_at_lake` keeps the
-stage on this deployment's lake, which a clone's copy of production's is not) and inserts the files' ledger
-rows, their attempts and the batch row in one Snowflake transaction, after checking in that same
-transaction that no file of the batch is in the ledger as processed. A quarantined file loaded
-nothing, so a later attempt (replay) deletes its ledger row and inserts the new one; every attempt
-stays in AUDIT.FILE_ATTEMPTS. COPY uses FORCE: the ledger, not Snowflake's load history, decides
-what loads, so a file whose first attempt rolled back loads on the retry.
+stage on this deployment's lake, which a clone's copy of production's is not) and inserts the
+files' ledger rows, their attempts and the batch row in one Snowflake transaction, after checking
+in that same transaction that no file of the batch is in the ledger as processed. A quarantined
+file loaded nothing, so a later attempt (replay) deletes its ledger row and inserts the new one;
+every attempt stays in AUDIT.FILE_ATTEMPTS. COPY uses FORCE: the ledger, not Snowflake's load
+history, decides what loads, so a file whose first attempt rolled back loads on the retry.
 
 DDL commits implicitly in Snowflake, so tables and the columns of the restricted table holding a
 batch's unclassified added columns are created before the transaction; they are idempotent and
