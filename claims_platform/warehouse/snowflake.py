@@ -863,6 +863,20 @@ class SnowflakeWriter:
                 )
                 cursor.execute(statements(copy)[0])
                 cursor.fetchall()
+            # The job's own count of each table's rows (child tables have none): a stage that
+            # reads another lake, or parts missing from S3, loads fewer without an error, and
+            # the ledger would then call the files loaded.
+            short = [
+                f"{name}: {rows.get(name, 0)} of {int(n)}"
+                for name, n in sorted((manifest.get("tables") or {}).items())
+                if rows.get(name, 0) != int(n)
+            ]
+            if short:
+                raise RuntimeError(
+                    f"batch {batch_id}: COPY loaded other row counts than the silver job wrote "
+                    f"({'; '.join(short)}); nothing of the batch was committed. The stage "
+                    f"{self.lake.stage} must read this deployment's lake, {self.lake.lake_url}"
+                )
             checkpoint("silver.commit.copied")
             if ledger:
                 cursor.execute(self._sql("attempts_previous"), {"paths": _paths_param(paths)})

@@ -99,12 +99,22 @@ class Lake:
     written: list[str] = field(default_factory=list)
 
     def batch(
-        self, batch_id: str, files: list[dict[str, Any]], parts: list[pa.Table]
+        self,
+        batch_id: str,
+        files: list[dict[str, Any]],
+        parts: list[pa.Table],
+        tables: dict[str, int] | None = None,
     ) -> BatchOutput:
-        """A finished silver job run: parts on S3 (SSE-KMS), manifest in the local dir."""
+        """A finished silver job run: parts on S3 (SSE-KMS), manifest in the local dir, with
+        the job's row count per table (`tables`; by default counted from `files` as the job
+        counts them)."""
         local = self.root / batch_id
         local.mkdir(parents=True, exist_ok=True)
-        manifest = {"batch_id": batch_id, "files": files}
+        if tables is None:
+            loaded = sum(int(f["rows_loaded"] or 0) for f in files)
+            tables = {"plan": loaded} if loaded else {}
+            tables["rejects"] = sum(int(f["rows_rejected"] or 0) for f in files)
+        manifest = {"batch_id": batch_id, "tables": tables, "files": files}
         (local / sf.FILES_MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
         location = f"batches/{batch_id}"
         for i, part in enumerate(parts):
@@ -442,7 +452,8 @@ def test_screening_and_ledger_front_equal_the_duckdb_warehouse_on_the_same_ledge
         file_entry("CLAIMS/PLAN/2024/01/03/20240103-000000000.csv", 1),
     ]
     landed = {f["path"]: T0 for f in files}
-    batch = lake.batch("b1", files, [])
+    # The ledger alone is compared: no parts, and no rows for COPY to find.
+    batch = lake.batch("b1", files, [], tables={})
     con = local.connect(tmp_path / "warehouse.duckdb")
     local.ensure_warehouse(con)
     local.commit_batch(con, batch.local_dir, landed)
@@ -584,7 +595,7 @@ def test_a_branch_clone_loads_its_own_lake_and_leaves_a_production_writer_alone(
     from claims_platform.orchestration.ops.branch_clones import create_clone_sql
 
     first = "CLAIMS/PLAN/LOAD00000001.csv"
-    _commit(warehouse, lake.batch("p1", [file_entry(first, 2)], [plan_rows(first, "p1", ["P1"])]))
+    _commit(warehouse, lake.batch("p1", [file_entry(first, 1)], [plan_rows(first, "p1", ["P1"])]))
     clone = f"{warehouse.lake.database}_CLONE_42"
     branch_lake = Lake(snowflake_servers, tmp_path / "branch", f"{lake.prefix}branches/42/")
     branch = sf.SnowflakeWarehouse(
@@ -619,3 +630,20 @@ def test_a_branch_clone_loads_its_own_lake_and_leaves_a_production_writer_alone(
     new = branch_lake.batch("b2", [file_entry(again, 1)], [plan_rows(again, "b2", ["B2"])])
     assert _commit(branch, new).rows_by_table["plan"] == 1
     assert plan_ids(branch) == ["B2", "P", "P1"]
+
+
+def test_a_batch_whose_rows_copy_does_not_find_is_not_committed(warehouse, lake):
+    """COPY loads what the stage shows, without an error when that is less than the job wrote (a
+    stage over another lake, parts missing): the commit compares each table's rows with the
+    job's count and commits nothing on a difference, so its files stay unloaded, to load again."""
+    path = "CLAIMS/PLAN/LOAD00000001.csv"
+    parts = [plan_rows(path, "b1", ["P1", "P2"])]
+    short = lake.batch("b1", [file_entry(path, 2)], parts, tables={"plan": 3, "rejects": 0})
+    with pytest.raises(RuntimeError, match=r"batch b1: COPY loaded .*\(plan: 2 of 3\)") as raised:
+        _commit(warehouse, short)
+    assert "P1" not in str(raised.value)
+    assert _count(warehouse, "silver.plan") == 0
+    assert _count(warehouse, "audit.file_ledger") == 0
+    assert _count(warehouse, "audit.batches") == 0
+    again = lake.batch("b2", [file_entry(path, 2)], [plan_rows(path, "b2", ["P1", "P2"])])
+    assert _commit(warehouse, again).rows_by_table["plan"] == 2
