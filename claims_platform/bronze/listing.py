@@ -30,7 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from claims_platform.dms.files import SCHEMA
+from claims_platform.dms.files import SCHEMA, parse_path
 
 FULL_LOAD_PREFIX = "LOAD"
 
@@ -116,8 +116,7 @@ def front_past(front: LedgerFront, taken: Iterable[str], left: Iterable[str] = (
             ceiling[seq] = place
     for path in taken:
         seq, place = _sequence_of(path)
-        parts = path.split("/")
-        if parts[0] != SCHEMA or any(p in ("", ".", "..") for p in parts):
+        if parse_path(path) is None:  # not canonical: only a full listing names it
             continue
         if seq is None or (seq in ceiling and place >= ceiling[seq]):
             continue

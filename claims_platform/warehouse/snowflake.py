@@ -299,8 +299,9 @@ def setup(
 
 
 def stage_url(rows: Iterable[Mapping[str, Any]], name: str) -> str | None:
-    """The URL of the stage `name` among SHOW STAGES rows (None: no such stage). Snowflake shows
-    a stage's one URL as it was given, or (in some accounts) as a JSON list of one."""
+    """The URL of the stage `name` among SHOW STAGES rows (None: no such stage). A JSON list of
+    one URL (the form DESC STAGE shows locations in) is read as that URL, so that a form other
+    than the one given never makes every `ensure` create the stage again."""
     for row in rows:
         if str(row.get("name", "")).upper() == name.upper():
             url = str(row.get("url") or "").strip()
