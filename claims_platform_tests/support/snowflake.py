@@ -26,9 +26,14 @@ taught here, in the test process that hosts it; the production SQL is never chan
    URL). Taught: when the statement creates the database, the source's tables and external
    stages are copied into it. Views are not: the platform's views are dbt's, which a branch
    build creates again.
-6. **Blocking locks.** Snowflake makes a second UPDATE of a locked row wait; DuckDB fails it at
-   once (a write conflict, HTTP 500 from the server). Not taught: the tests run one commit at a
-   time per table and assert the lease, not the wait.
+6. **Blocking locks.** Snowflake makes a second UPDATE of a locked row wait, and a transaction's
+   DML reads the rows committed before the statement; DuckDB fails the second writer at once
+   ("Conflict on update", HTTP 500 from the server), and fails a transaction's UPDATE of a row
+   committed since the transaction began. The writer's lease heartbeat (an autocommit UPDATE of
+   the COMMIT_LOCK row) and a commit's first statement (the UPDATE of that row) meet that way
+   now and then. Taught: such a statement, when it is an autocommit one or the first of its
+   transaction (nothing else to redo), is run again, in a fresh transaction, until it goes
+   through or `LOCK_WAIT_S` passes, as Snowflake would have made it wait.
 
 Statements fakesnow cannot run at all and that the tests therefore prove with sqlglot's
 Snowflake dialect only (test_snowflake.py `test_every_statement_is_snowflake_sql`): none beyond
@@ -41,6 +46,7 @@ import logging
 import re
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, closing
@@ -91,6 +97,7 @@ class SnowflakeServers:
 
 
 def _teach_fakesnow(mp: pytest.MonkeyPatch, s3: Any, mirror: Path) -> None:
+    import duckdb
     import fakesnow.copy_into
     import fakesnow.cursor
     import fakesnow.server
@@ -161,7 +168,24 @@ def _teach_fakesnow(mp: pytest.MonkeyPatch, s3: Any, mirror: Path) -> None:
             if victim is not None:
                 victim.close()
             command = "select 'session aborted' as status"
-        return execute(self, command, *a, **k)
+        # Item 6 of the module docstring: where this statement stands in its transaction.
+        in_transaction = getattr(conn, "_claims_in_transaction", False)
+        first_in_it = getattr(conn, "_claims_first_in_transaction", False)
+        begins, ends = _TRANSACTION_BEGIN.match(command), _TRANSACTION_END.match(command)
+        conn._claims_in_transaction = bool(begins) or (in_transaction and not ends)
+        conn._claims_first_in_transaction = bool(begins)
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                return execute(self, command, *a, **k)
+            except duckdb.TransactionException as e:
+                waits = "Conflict on update" in str(e) and (first_in_it or not in_transaction)
+                if not waits or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.05)
+            if in_transaction:
+                execute(self, "rollback")
+                execute(self, "begin transaction")
 
     mp.setattr(fakesnow.cursor.FakeSnowflakeCursor, "execute", execute_with_sessions)
     mp.setattr(fakesnow.copy_into, "stage_url_from_var", stage_url)
@@ -170,6 +194,9 @@ def _teach_fakesnow(mp: pytest.MonkeyPatch, s3: Any, mirror: Path) -> None:
     mp.setattr(fakesnow.server, "sessions", Sessions(fakesnow.server.sessions))
 
 
+LOCK_WAIT_S = 10.0
+_TRANSACTION_BEGIN = re.compile(r"(?i)^\s*begin(\s+transaction)?\s*;?\s*$")
+_TRANSACTION_END = re.compile(r"(?i)^\s*(commit|rollback)\s*;?\s*$")
 _DATABASE_CLONE = re.compile(
     r"(?is)^\s*create\s+(?P<replace>or\s+replace\s+)?database\s+(?:if\s+not\s+exists\s+)?"
     r"(?P<target>\w+)\s+clone\s+(?P<source>\w+)\s*;?\s*$"
